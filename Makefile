@@ -1,0 +1,35 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint types unit install bench bench-smoke clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/quickstart/run_demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check tasks tests examples
+	$(BIN)/ruff format --check tasks
+
+types: $(STAMP)
+	$(BIN)/mypy --strict tasks
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test: lint types unit
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

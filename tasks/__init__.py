@@ -1,0 +1,46 @@
+"""tasks: plain Python functions as background jobs, on Redis.
+
+The public API is what ``__all__`` lists; everything else is internal and may change.
+"""
+
+from .config import configure
+from .context import JobContext, current_job
+from .decorators import job
+from .errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    Fail,
+    JobFailed,
+    JobTimeout,
+    Retry,
+    SerializationError,
+    SignatureError,
+    TasksError,
+)
+from .handle import JobHandle
+from .job import Job, dispatch
+from .producer import bulk
+from .queue import FailedRecord, Queue, queue
+
+__all__ = [
+    "BackendUnavailable",
+    "ConfigurationError",
+    "Fail",
+    "FailedRecord",
+    "Job",
+    "JobContext",
+    "JobFailed",
+    "JobHandle",
+    "JobTimeout",
+    "Queue",
+    "Retry",
+    "SerializationError",
+    "SignatureError",
+    "TasksError",
+    "bulk",
+    "configure",
+    "current_job",
+    "dispatch",
+    "job",
+    "queue",
+]

@@ -1,0 +1,1 @@
+"""Datastores behind one contract (``base.Backend``): Redis (and ``memory://`` over fakeredis)."""

@@ -1,0 +1,169 @@
+"""THE backend contract: every state change of a job is one atomic transition.
+
+Policy lives in Python (when to retry, what a lease is worth); a backend only moves jobs between states and
+refuses writes that do not hold the current lease token. Every method takes ``now`` (epoch seconds) from the
+caller, so one clock drives every backend and tests move time without sleeping.
+
+States and the transitions between them::
+
+    enqueue --------> queued  (or scheduled, when run_at > now)
+    reserve:          queued -> running           (attempt += 1, lease with a fresh token)
+    complete:         running -> succeeded        (result kept for result_ttl)
+    retry:            running -> retrying         (due at run_at; queued at once when run_at <= now)
+    fail:             running -> failed           (into the queue's failed set, the dead letters)
+    release:          running -> queued           (attempt given back: shutdown of a job never started)
+    requeue_expired:  running, lease expired -> queued, or failed once attempts are spent
+    retry_failed:     failed -> queued            (attempts reset)
+
+A write that carries a stale token (its lease expired and the job moved on) changes nothing and returns
+``False``. Job ids are unique per queue: enqueueing an id that still exists is refused (idempotent enqueue).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from ..model import ErrorInfo, FailedJob, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
+
+
+class Backend(ABC):
+    """The datastore operations a producer, a worker and the CLI need; each one atomic."""
+
+    #: Human-readable description for logs (URL with the password masked, or the file path).
+    description: str = ""
+
+    # --- producing -------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def enqueue(self, job: NewJob, *, now: float) -> bool:
+        """Store ``job`` as queued (or scheduled when ``job.run_at > now``); ``False`` if its id already exists."""
+
+    @abstractmethod
+    def enqueue_many(self, jobs: Sequence[NewJob], *, now: float) -> list[bool]:
+        """``enqueue`` for each job, in as few round trips as the datastore allows."""
+
+    # --- working ---------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def reserve(
+        self, queues: Sequence[str], *, worker_id: str, now: float, lease_s: float, count: int = 1
+    ) -> list[Lease]:
+        """Take up to ``count`` ready jobs, ``queues`` in strict priority order, without blocking.
+
+        Due scheduled jobs are promoted first. Each job taken has its attempt counted and a lease until
+        ``now + lease_s`` with a fresh token.
+        """
+
+    @abstractmethod
+    def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:
+        """Block up to ``timeout_s`` until a job may be ready in ``queues`` (a hint: ``reserve`` decides)."""
+
+    @abstractmethod
+    def next_due(self, queues: Sequence[str]) -> float | None:
+        """The earliest ``run_at`` among scheduled jobs of ``queues``, or ``None``."""
+
+    @abstractmethod
+    def extend(self, leases: Sequence[Lease], *, now: float, lease_s: float) -> list[bool]:
+        """Push each lease's expiry to ``now + lease_s``; ``False`` for a lease no longer held."""
+
+    @abstractmethod
+    def complete(self, lease: Lease, result: str, *, now: float, result_ttl_s: float) -> bool:
+        """running -> succeeded, keeping ``result`` for ``result_ttl_s``."""
+
+    def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
+        """``complete`` for each ``(lease, result, result_ttl_s)``; backends fold it into fewer round trips."""
+        return [self.complete(lease, result, now=now, result_ttl_s=ttl) for lease, result, ttl in items]
+
+    def complete_and_reserve(
+        self,
+        completions: Sequence[tuple[Lease, str, float]],
+        queues: Sequence[str],
+        *,
+        worker_id: str,
+        now: float,
+        lease_s: float,
+        count: int,
+    ) -> tuple[list[bool], list[Lease]]:
+        """Acknowledge finished jobs and take the next ones; Redis folds both into one round trip."""
+        done = self.complete_many(completions, now=now) if completions else []
+        return done, self.reserve(queues, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
+
+    @abstractmethod
+    def retry(self, lease: Lease, *, run_at: float, error: ErrorInfo, now: float) -> bool:
+        """running -> retrying (due at ``run_at``), keeping ``error`` as the last one."""
+
+    @abstractmethod
+    def fail(self, lease: Lease, *, error: ErrorInfo, now: float) -> bool:
+        """running -> failed: into the queue's failed set with ``error``."""
+
+    @abstractmethod
+    def release(self, lease: Lease, *, now: float) -> bool:
+        """running -> queued at the head of its queue, the attempt given back (it never ran)."""
+
+    @abstractmethod
+    def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
+        """Bring back jobs whose lease expired before ``now``: ``(requeued, failed)``.
+
+        A job whose attempts are spent goes to the failed set instead, so a job that keeps killing its
+        worker still ends. Safe to run from many workers at once.
+        """
+
+    # --- inspecting and managing -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def status(self, queue: str, job_id: str) -> JobStatus | None:
+        """What is known of a job, or ``None`` once it (and its result) expired or never existed."""
+
+    @abstractmethod
+    def queue_stats(self, queue: str) -> QueueStats: ...
+
+    @abstractmethod
+    def known_queues(self) -> list[str]:
+        """Names of every queue that ever held a job (for listings)."""
+
+    @abstractmethod
+    def failed(self, queue: str, *, limit: int = 50) -> list[FailedJob]:
+        """The newest ``limit`` entries of the failed set, newest first."""
+
+    @abstractmethod
+    def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
+        """Move failed jobs (all, or those ``ids``) back to ready with their attempts reset; returns how many."""
+
+    @abstractmethod
+    def purge_failed(self, queue: str) -> int:
+        """Delete every job in the failed set; returns how many."""
+
+    @abstractmethod
+    def clear(self, queue: str) -> int:
+        """Delete the ready and scheduled jobs of ``queue``; returns how many."""
+
+    # --- cron and workers ------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def claim_tick(self, schedule: str, tick: float) -> bool:
+        """Claim ``tick`` of ``schedule``: ``True`` for exactly one caller, and only if no later tick was claimed."""
+
+    @abstractmethod
+    def last_tick(self, schedule: str) -> float | None:
+        """The latest tick claimed for ``schedule``, or ``None``."""
+
+    @abstractmethod
+    def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
+        """Announce (or refresh) a live worker; it disappears ``ttl_s`` after its last refresh."""
+
+    @abstractmethod
+    def unregister_worker(self, worker_id: str) -> None: ...
+
+    @abstractmethod
+    def workers(self, *, now: float) -> list[WorkerInfo]:
+        """Workers whose last heartbeat has not expired."""
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise ``BackendUnavailable`` when the datastore cannot be reached."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends have nothing to release
+        """Release connections; the backend may not be used afterwards."""

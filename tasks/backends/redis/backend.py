@@ -1,0 +1,350 @@
+"""The Redis backend: each transition of ``Backend`` is one Lua script call (see ``lua/``).
+
+``memory://`` URLs get the same class over fakeredis, so the very same Lua runs in tests and demos.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+import redis
+
+from ...errors import BackendUnavailable, ConfigurationError
+from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
+from ..base import Backend
+from .keys import Keys, QueueKeys
+from .scripts import Scripts
+
+#: Due scheduled jobs moved to ready per queue and reserve call; the rest follow on the next call.
+PROMOTE_LIMIT = 200
+
+_memory_servers: dict[str, Any] = {}
+_memory_lock = threading.Lock()
+
+
+class RedisBackend(Backend):
+    """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
+
+    def __init__(self, client: redis.Redis[str], *, prefix: str = "tasks", description: str = "redis") -> None:
+        self.client = client
+        self.keys = Keys(prefix)
+        self.scripts = Scripts(client)
+        self.description = description
+        self._known_queues: set[str] = set()
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "tasks") -> RedisBackend:
+        from ...config import mask_url
+
+        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        return cls(client, prefix=prefix, description=mask_url(url))
+
+    @classmethod
+    def in_memory(cls, url: str = "memory://", *, prefix: str = "tasks") -> RedisBackend:
+        """A backend over fakeredis; every ``in_memory`` call with the same URL shares one server in this process."""
+        try:
+            import fakeredis
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigurationError("memory:// needs fakeredis with Lua: pip install 'tasks[testing]'") from exc
+        with _memory_lock:
+            server = _memory_servers.setdefault(url, fakeredis.FakeServer())
+        client = fakeredis.FakeRedis(server=server, decode_responses=True)
+        return cls(client, prefix=prefix, description=f"{url} (fakeredis, this process only)")
+
+    def queue_keys(self, queue: str) -> QueueKeys:
+        return self.keys.queue(queue)
+
+    # --- producing -------------------------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, now: float) -> bool:
+        return self.enqueue_many([job], now=now)[0]
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, now: float) -> list[bool]:
+        by_queue: dict[str, list[int]] = {}
+        for index, job in enumerate(jobs):
+            by_queue.setdefault(job.queue, []).append(index)
+
+        def build(pipe: Any) -> None:
+            new = [q for q in by_queue if q not in self._known_queues]
+            if new:
+                pipe.sadd(self.keys.queues, *new)
+            for queue, indexes in by_queue.items():
+                qk = self.keys.queue(queue)
+                args: list[Any] = [now]
+                for i in indexes:
+                    job = jobs[i]
+                    run_at = "" if job.run_at is None else job.run_at
+                    args += [job.id, job.payload, job.max_attempts, job.enqueued_at, run_at, job.signature]
+                job_keys = [qk.job(jobs[i].id) for i in indexes]
+                self.scripts.queue(pipe, "enqueue", [qk.ready, qk.scheduled, qk.wake, *job_keys], args)
+
+        replies = self._pipeline(build)[-len(by_queue) :] if by_queue else []
+        self._known_queues.update(by_queue)
+        stored = [False] * len(jobs)
+        for indexes, reply in zip(by_queue.values(), replies):
+            for i, flag in zip(indexes, reply):
+                stored[i] = bool(flag)
+        return stored
+
+    # --- working ---------------------------------------------------------------------------------------------
+
+    def reserve(
+        self, queues: Sequence[str], *, worker_id: str, now: float, lease_s: float, count: int = 1
+    ) -> list[Lease]:
+        return self.complete_and_reserve([], queues, worker_id=worker_id, now=now, lease_s=lease_s, count=count)[1]
+
+    def complete_and_reserve(
+        self,
+        completions: Sequence[tuple[Lease, str, float]],
+        queues: Sequence[str],
+        *,
+        worker_id: str,
+        now: float,
+        lease_s: float,
+        count: int,
+    ) -> tuple[list[bool], list[Lease]]:
+        """Acknowledgements and the next reserve in one pipelined round trip (the worker's hot path)."""
+        keys: list[str] = []
+        prefixes: list[str] = []
+        for queue in queues:
+            qk = self.keys.queue(queue)
+            keys += [qk.ready, qk.scheduled, qk.leases, qk.wake]
+            prefixes.append(qk.job_prefix)
+        args = [now, now + lease_s, count, worker_id, secrets.token_hex(8) + ":", PROMOTE_LIMIT, *prefixes]
+        calls = 0
+
+        def build(pipe: Any) -> None:
+            nonlocal calls
+            calls = self._queue_completions(pipe, completions, now=now)
+            self.scripts.queue(pipe, "reserve", keys, args)
+
+        replies = self._pipeline(build)
+        done = [bool(flag) for reply in replies[:calls] for flag in reply]
+        return done, self._parse_reserve(queues, replies[calls], now)
+
+    @staticmethod
+    def _parse_reserve(queues: Sequence[str], reply: list[Any], now: float) -> list[Lease]:
+        leases = []
+        for i in range(0, len(reply), 8):
+            q, job_id, payload, attempt, max_attempts, enqueued_at, token, signature = reply[i : i + 8]
+            leases.append(
+                Lease(
+                    job_id=job_id,
+                    queue=queues[int(q) - 1],
+                    token=token,
+                    payload=payload,
+                    attempt=int(attempt),
+                    max_attempts=int(max_attempts),
+                    enqueued_at=float(enqueued_at),
+                    started_at=now,
+                    signature=signature or "",
+                )
+            )
+        return leases
+
+    def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:
+        """Block on the queues' wake lists; the token popped is only a hint, ``reserve`` restores the invariant."""
+        if timeout_s <= 0:
+            return
+        with self._errors():
+            self.client.blpop([self.keys.queue(q).wake for q in queues], timeout=max(timeout_s, 0.001))
+
+    def next_due(self, queues: Sequence[str]) -> float | None:
+        def build(pipe: Any) -> None:
+            for queue in queues:
+                pipe.zrange(self.keys.queue(queue).scheduled, 0, 0, withscores=True)
+
+        firsts = [entries[0][1] for entries in self._pipeline(build) if entries]
+        return min(firsts) if firsts else None
+
+    def extend(self, leases: Sequence[Lease], *, now: float, lease_s: float) -> list[bool]:
+        by_queue: dict[str, list[Lease]] = {}
+        for lease in leases:
+            by_queue.setdefault(lease.queue, []).append(lease)
+
+        def build(pipe: Any) -> None:
+            for queue, group in by_queue.items():
+                qk = self.keys.queue(queue)
+                args: list[Any] = [now + lease_s]
+                for lease in group:
+                    args += [lease.job_id, lease.token]
+                self.scripts.queue(pipe, "extend", [qk.leases, *(qk.job(x.job_id) for x in group)], args)
+
+        replies = self._pipeline(build)
+        held = {
+            (x.queue, x.job_id): bool(flag)
+            for group, reply in zip(by_queue.values(), replies)
+            for x, flag in zip(group, reply)
+        }
+        return [held[(x.queue, x.job_id)] for x in leases]
+
+    def complete(self, lease: Lease, result: str, *, now: float, result_ttl_s: float) -> bool:
+        return self.complete_many([(lease, result, result_ttl_s)], now=now)[0]
+
+    def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
+        replies = self._pipeline(lambda pipe: self._queue_completions(pipe, items, now=now))
+        return [bool(flag) for reply in replies for flag in reply]
+
+    def _queue_completions(self, pipe: Any, items: Sequence[tuple[Lease, str, float]], *, now: float) -> int:
+        """Queue ``complete`` calls for ``items``, one per run of the same queue; returns how many calls."""
+        calls = 0
+        start = 0
+        while start < len(items):
+            queue = items[start][0].queue
+            end = start
+            while end < len(items) and items[end][0].queue == queue:
+                end += 1
+            qk = self.keys.queue(queue)
+            args: list[Any] = [now]
+            for lease, result, ttl in items[start:end]:
+                args += [lease.job_id, lease.token, result, max(1, int(ttl * 1000))]
+            job_keys = [qk.job(lease.job_id) for lease, _, _ in items[start:end]]
+            self.scripts.queue(pipe, "complete", [qk.leases, *job_keys], args)
+            calls += 1
+            start = end
+        return calls
+
+    def retry(self, lease: Lease, *, run_at: float, error: ErrorInfo, now: float) -> bool:
+        qk = self.keys.queue(lease.queue)
+        keys = [qk.job(lease.job_id), qk.leases, qk.scheduled, qk.ready, qk.wake]
+        return bool(self._run("retry", keys, [lease.job_id, lease.token, run_at, now, error.to_json()]))
+
+    def fail(self, lease: Lease, *, error: ErrorInfo, now: float) -> bool:
+        qk = self.keys.queue(lease.queue)
+        keys = [qk.job(lease.job_id), qk.leases, qk.failed]
+        return bool(self._run("fail", keys, [lease.job_id, lease.token, now, error.to_json()]))
+
+    def release(self, lease: Lease, *, now: float) -> bool:
+        qk = self.keys.queue(lease.queue)
+        keys = [qk.job(lease.job_id), qk.leases, qk.ready, qk.wake]
+        return bool(self._run("release", keys, [lease.job_id, lease.token]))
+
+    def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
+        def build(pipe: Any) -> None:
+            for queue in queues:
+                qk = self.keys.queue(queue)
+                keys = [qk.leases, qk.ready, qk.failed, qk.wake]
+                self.scripts.queue(pipe, "requeue_expired", keys, [qk.job_prefix, now, limit])
+
+        replies = self._pipeline(build)
+        return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies)
+
+    # --- inspecting and managing -----------------------------------------------------------------------------
+
+    def status(self, queue: str, job_id: str) -> JobStatus | None:
+        with self._errors():
+            state, attempts, result, error, payload = self.client.hmget(
+                self.keys.queue(queue).job(job_id), ["state", "attempts", "result", "error", "payload"]
+            )
+        if state is None:
+            return None
+        return JobStatus(cast(JobState, state), int(attempts or 0), result, ErrorInfo.from_json(error), payload)
+
+    def queue_stats(self, queue: str) -> QueueStats:
+        qk = self.keys.queue(queue)
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.llen(qk.ready).zcard(qk.scheduled).zcard(qk.leases).zcard(qk.failed)
+            ready, scheduled, running, failed = pipe.execute()
+        return QueueStats(queue, int(ready), int(scheduled), int(running), int(failed))
+
+    def known_queues(self) -> list[str]:
+        with self._errors():
+            return sorted(self.client.smembers(self.keys.queues))
+
+    def failed(self, queue: str, *, limit: int = 50) -> list[FailedJob]:
+        qk = self.keys.queue(queue)
+        with self._errors():
+            entries = self.client.zrevrange(qk.failed, 0, max(limit, 1) - 1, withscores=True)
+            pipe = self.client.pipeline(transaction=False)
+            for job_id, _ in entries:
+                pipe.hmget(qk.job(job_id), ["payload", "attempts", "error"])
+            rows = pipe.execute()
+        return [
+            FailedJob(job_id, queue, payload or "", int(attempts or 0), ErrorInfo.from_json(error), failed_at)
+            for (job_id, failed_at), (payload, attempts, error) in zip(entries, rows)
+        ]
+
+    def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
+        qk = self.keys.queue(queue)
+        if ids is not None and not ids:
+            return 0
+        with self._errors():
+            return int(self._run("retry_failed", [qk.failed, qk.ready, qk.wake], [qk.job_prefix, *(ids or [])]))
+
+    def purge_failed(self, queue: str) -> int:
+        qk = self.keys.queue(queue)
+        with self._errors():
+            return int(self._run("purge_failed", [qk.failed], [qk.job_prefix]))
+
+    def clear(self, queue: str) -> int:
+        qk = self.keys.queue(queue)
+        with self._errors():
+            return int(self._run("clear", [qk.ready, qk.scheduled, qk.wake], [qk.job_prefix]))
+
+    # --- cron and workers ------------------------------------------------------------------------------------
+
+    def claim_tick(self, schedule: str, tick: float) -> bool:
+        with self._errors():
+            return bool(self.client.zadd(self.keys.cron_ticks, {schedule: tick}, gt=True, ch=True))
+
+    def last_tick(self, schedule: str) -> float | None:
+        with self._errors():
+            score = self.client.zscore(self.keys.cron_ticks, schedule)
+        return None if score is None else float(score)
+
+    def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zadd(self.keys.workers, {info.id: now + ttl_s})
+            pipe.set(self.keys.worker(info.id), info.to_json(), px=max(1, int(ttl_s * 1000)))
+            pipe.zremrangebyscore(self.keys.workers, "-inf", now)
+            pipe.execute()
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._errors():
+            self.client.pipeline(transaction=False).zrem(self.keys.workers, worker_id).delete(
+                self.keys.worker(worker_id)
+            ).execute()
+
+    def workers(self, *, now: float) -> list[WorkerInfo]:
+        with self._errors():
+            ids = self.client.zrangebyscore(self.keys.workers, now, "+inf")
+            blobs = self.client.mget([self.keys.worker(i) for i in ids]) if ids else []
+        return [WorkerInfo.from_json(blob) for blob in blobs if blob]
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._errors():
+            self.client.ping()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        with self._errors():
+            return self.scripts.run(name, keys, args)
+
+    def _pipeline(self, build: Callable[[Any], object]) -> list[Any]:
+        """Run the commands ``build`` queues in one round trip (reloading scripts a restarted server lost)."""
+
+        def execute() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            build(pipe)
+            return pipe.execute()
+
+        with self._errors():
+            return self.scripts.reloading(execute)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn redis-py's connection errors into ``BackendUnavailable`` naming the server."""
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise BackendUnavailable(f"cannot reach {self.description}: {exc}") from exc

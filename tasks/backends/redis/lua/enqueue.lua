@@ -1,0 +1,36 @@
+-- enqueue: store jobs as queued (or scheduled when run_at > now); an id that already exists is left alone.
+--
+-- KEYS[1]  ready      LIST   job ids ready to run
+-- KEYS[2]  scheduled  ZSET   job id -> run_at
+-- KEYS[3]  wake       LIST   wake-up tokens for idle workers
+-- KEYS[4..3+n]        HASH   one job hash per job, in ARGV order
+-- ARGV[1]  now        epoch seconds
+-- ARGV[2+6i .. 7+6i]  per job i: id, payload, max_attempts, enqueued_at, run_at ('' = now), signature
+-- Returns: a list with 1 (stored) or 0 (id exists) per job.
+
+local now = tonumber(ARGV[1])
+local out = {}
+local pushed = 0
+for i = 4, #KEYS do
+  local b = 2 + (i - 4) * 6
+  local key = KEYS[i]
+  if redis.call('EXISTS', key) == 1 then
+    out[#out + 1] = 0
+  else
+    local id, run_at = ARGV[b], ARGV[b + 4]
+    local due = run_at == '' or tonumber(run_at) <= now
+    redis.call('HSET', key, 'payload', ARGV[b + 1], 'max_attempts', ARGV[b + 2], 'attempts', 0,
+      'enqueued_at', ARGV[b + 3], 'sig', ARGV[b + 5], 'state', due and 'queued' or 'scheduled')
+    if due then
+      redis.call('RPUSH', KEYS[1], id)
+      pushed = pushed + 1
+    else
+      redis.call('ZADD', KEYS[2], run_at, id)
+    end
+    out[#out + 1] = 1
+  end
+end
+if pushed > 0 and redis.call('LLEN', KEYS[3]) == 0 then
+  redis.call('LPUSH', KEYS[3], 1)
+end
+return out

@@ -1,0 +1,23 @@
+-- retry: running -> retrying (due at run_at), or straight back to ready when run_at <= now. One atomic step.
+--
+-- KEYS[1]  job        HASH
+-- KEYS[2]  leases     ZSET  job id -> lease expiry
+-- KEYS[3]  scheduled  ZSET  job id -> run_at
+-- KEYS[4]  ready      LIST
+-- KEYS[5]  wake       LIST
+-- ARGV[1]  id, ARGV[2] token, ARGV[3] run_at, ARGV[4] now, ARGV[5] error (JSON)
+-- Returns: 1, or 0 when the token is stale (the write is refused).
+
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], 'token')
+redis.call('HSET', KEYS[1], 'error', ARGV[5])
+if tonumber(ARGV[3]) <= tonumber(ARGV[4]) then
+  redis.call('HSET', KEYS[1], 'state', 'queued')
+  redis.call('RPUSH', KEYS[4], ARGV[1])
+  if redis.call('LLEN', KEYS[5]) == 0 then redis.call('LPUSH', KEYS[5], 1) end
+else
+  redis.call('HSET', KEYS[1], 'state', 'retrying')
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+end
+return 1

@@ -1,0 +1,70 @@
+"""Loads the Lua scripts from package data, once, and calls them by SHA.
+
+Each script lives in ``lua/<name>.lua`` and opens with the table of its KEYS and ARGV. Calls go out as
+EVALSHA; a server that lost its script cache (a restart) answers NOSCRIPT, and the scripts are loaded again
+and the call repeated. We do not use redis-py's ``Script`` objects in pipelines: they add a
+``SCRIPT EXISTS`` round trip to every pipeline, which would double the cost of the worker's hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any, TypeVar
+
+from redis.exceptions import NoScriptError
+
+T = TypeVar("T")
+
+SCRIPT_NAMES = (
+    "enqueue",
+    "reserve",
+    "complete",
+    "retry",
+    "fail",
+    "release",
+    "extend",
+    "requeue_expired",
+    "retry_failed",
+    "purge_failed",
+    "clear",
+)
+
+
+@cache
+def script_text(name: str) -> str:
+    """The Lua source of script ``name``, read from package data."""
+    return resources.files(__package__).joinpath("lua").joinpath(f"{name}.lua").read_text(encoding="utf-8")
+
+
+class Scripts:
+    """Every script's SHA, and the calls that run them on one client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.shas = {name: hashlib.sha1(script_text(name).encode()).hexdigest() for name in SCRIPT_NAMES}
+
+    def load_all(self) -> None:
+        for name in SCRIPT_NAMES:
+            self.client.script_load(script_text(name))
+
+    def run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        """Run one script now."""
+        return self.reloading(lambda: self.client.evalsha(self.shas[name], len(keys), *keys, *args))
+
+    def queue(self, pipe: Any, name: str, keys: Sequence[Any], args: Sequence[Any]) -> None:
+        """Queue one script call on ``pipe``; execute it through ``reloading``."""
+        pipe.evalsha(self.shas[name], len(keys), *keys, *args)
+
+    def reloading(self, call: Callable[[], T]) -> T:
+        """``call()``, loading the scripts and calling once more if the server had lost them.
+
+        Repeating is safe: a NOSCRIPT reply means no script of the call ran (the whole cache went at once).
+        """
+        try:
+            return call()
+        except NoScriptError:
+            self.load_all()
+            return call()

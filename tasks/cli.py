@@ -1,0 +1,245 @@
+"""``python -m tasks``: the worker and the commands that inspect and manage queues."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import config, registry
+from .backends.base import Backend
+from .errors import BackendUnavailable, ConfigurationError
+from .worker import Worker, WorkerSettings, default_queues
+
+log = logging.getLogger("tasks.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s",
+    )
+    try:
+        if args.url:
+            config.configure(url=args.url)
+        command: Callable[[argparse.Namespace], int] = args.run
+        return command(args)
+    except BackendUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tasks", description="Background jobs: workers and queue management.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "modules",
+            nargs="*",
+            metavar="MODULE",
+            help="modules that define jobs (else TASKS_APP, else [tool.tasks] app in ./pyproject.toml)",
+        )
+        p.add_argument("--url", help=f"backend URL (default: TASKS_URL, else {config.DEFAULT_URL})")
+        p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+        p.set_defaults(run=run)
+        return p
+
+    worker = command("worker", "run jobs", run_worker)
+    worker.add_argument(
+        "--queues",
+        help="comma-separated, highest priority first (default: every queue the registry names, 'default' last)",
+    )
+    worker.add_argument("--burst", action="store_true", help="exit 0 once the queues are drained")
+    worker.add_argument("--lease", type=float, default=30.0, help="seconds a reserved job is held between heartbeats")
+    worker.add_argument("--prefetch", type=int, default=100, help="most jobs reserved at once (fast jobs only)")
+
+    command("queues", "list queues with their counts", run_queues)
+    failed = command("failed", "list failed jobs", run_failed)
+    failed.add_argument("queue", nargs="?", help="one queue (default: all)")
+    failed.add_argument("--limit", type=int, default=50)
+    retry = command("retry", "move failed jobs back to their queue", run_retry)
+    retry.add_argument("queue")
+    retry.add_argument("--id", action="append", dest="ids", help="a job id (repeatable; default: all)")
+    clear = command("clear", "delete the ready and scheduled jobs of a queue", run_clear)
+    clear.add_argument("queue")
+    command("workers", "list live workers", run_workers)
+    return parser
+
+
+# --- loading the application ---------------------------------------------------------------------------------
+
+
+def app_modules(explicit: Sequence[str]) -> list[str]:
+    """Modules to import: the arguments, else ``TASKS_APP``, else ``[tool.tasks] app`` in ./pyproject.toml."""
+    if explicit:
+        return list(explicit)
+    env = os.environ.get("TASKS_APP", "")
+    if env.strip():
+        return [m.strip() for m in env.split(",") if m.strip()]
+    return _pyproject_app(Path.cwd() / "pyproject.toml")
+
+
+def _pyproject_app(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    app = data.get("tool", {}).get("tasks", {}).get("app", [])
+    return [app] if isinstance(app, str) else list(app)
+
+
+def load_app(explicit: Sequence[str], *, required: bool) -> list[str]:
+    """Import the application's modules (which fills the registry); returns their names."""
+    modules = app_modules(explicit)
+    if not modules and required:
+        raise ConfigurationError(
+            "no job modules named: pass them (python -m tasks worker myapp.jobs), set TASKS_APP=myapp.jobs, "
+            'or add app = ["myapp.jobs"] under [tool.tasks] in pyproject.toml'
+        )
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigurationError(f"cannot import job module {name!r}: {exc}") from exc
+    return modules
+
+
+# --- commands --------------------------------------------------------------------------------------------------
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    load_app(args.modules, required=True)
+    current = config.settings()
+    backend = config.get_backend()
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else default_queues()
+    for queue in queues:
+        registry.check_queue_name(queue)
+    backend.ping()
+    settings = WorkerSettings(
+        queues=queues, lease_s=args.lease, prefetch=args.prefetch, burst=args.burst, secret=current.secret
+    )
+    log.info(
+        "worker %s starting: backend %s, queues %s, jobs %s",
+        settings.worker_id,
+        backend.description,
+        ",".join(queues),
+        ", ".join(registry.names()) or "none",
+    )
+    worker = Worker(backend, settings)
+    install_stop_signals(worker.stop)
+    return worker.run()
+
+
+def install_stop_signals(stop: Callable[[], None]) -> None:
+    """SIGTERM/SIGINT stop gracefully; a second SIGINT exits at once (leases bring held jobs back)."""
+    interrupts = 0
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal interrupts
+        if signum == signal.SIGINT:
+            interrupts += 1
+            if interrupts > 1:
+                log.warning("second interrupt: exiting now; leases will bring running jobs back")
+                os._exit(130)
+        log.info("%s received: finishing the running job, then exiting", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def _backend(args: argparse.Namespace) -> Backend:
+    load_app(args.modules, required=False)
+    backend = config.get_backend()
+    backend.ping()
+    return backend
+
+
+def _queue_names(backend: Backend) -> list[str]:
+    return sorted(set(backend.known_queues()) | {d.queue for d in registry.definitions()})
+
+
+def run_queues(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    rows = [("queue", "ready", "scheduled", "running", "failed")]
+    for name in _queue_names(backend):
+        s = backend.queue_stats(name)
+        rows.append((name, str(s.ready), str(s.scheduled), str(s.running), str(s.failed)))
+    print_table(rows)
+    return 0
+
+
+def run_failed(args: argparse.Namespace) -> int:
+    from .queue import FailedRecord
+
+    backend = _backend(args)
+    rows = [("queue", "id", "name", "attempts", "error", "failed at")]
+    for name in [args.queue] if args.queue else _queue_names(backend):
+        for entry in backend.failed(name, limit=args.limit):
+            record = FailedRecord.from_failed(entry)
+            error = f"{record.error_type}: {record.message}"
+            rows.append((name, record.id, record.name, str(record.attempts), error[:80], _when(record.failed_at)))
+    print_table(rows)
+    return 0
+
+
+def run_retry(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    moved = backend.retry_failed(registry.check_queue_name(args.queue), args.ids, now=time.time())
+    print(f"{moved} job(s) moved back to {args.queue}")
+    return 0
+
+
+def run_clear(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    print(f"{backend.clear(registry.check_queue_name(args.queue))} job(s) deleted from {args.queue}")
+    return 0
+
+
+def run_workers(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    rows = [("id", "host", "pid", "queues", "started", "done", "running")]
+    for w in backend.workers(now=time.time()):
+        rows.append(
+            (
+                w.id,
+                w.host,
+                str(w.pid),
+                ",".join(w.queues),
+                _when(w.started_at),
+                str(w.jobs_done),
+                ",".join(w.current_jobs) or "-",
+            )
+        )
+    print_table(rows)
+    return 0
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,167 @@
+"""Runs ONE leased job as a pipeline of small steps: decode, resolve, invoke, decide, then apply.
+
+Each step returns a value (or a ``Dead`` outcome that ends the pipeline early); ``apply_outcome`` is the
+one place an outcome becomes a backend transition. No loops, no threads here: the worker owns those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from . import registry
+from .backends.base import Backend
+from .context import JobContext, reset_current, set_current
+from .errors import Fail, JobTimeout, Retry, SerializationError, SignatureError
+from .model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
+from .registry import JobDefinition
+from .retry import RetryPolicy, backoff_delay, has_attempts_left
+from .serialization import Envelope, PayloadError, Serializer, decode_envelope, get_serializer, verify
+
+log = logging.getLogger("tasks.worker")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What ``invoke`` saw: the return value, or the exception with its traceback text."""
+
+    value: Any = None
+    error: BaseException | None = None
+    traceback: str = ""
+
+
+def decode(lease: Lease, secret: str | None) -> Envelope | Dead:
+    """Check the signature (when this worker has a secret) and parse the payload."""
+    if secret and not verify(secret, lease.payload, lease.signature):
+        return Dead(ErrorInfo("SignatureError", "bad signature: payload not signed with this deployment's secret"))
+    try:
+        return decode_envelope(lease.payload, secret)
+    except SignatureError as exc:
+        return Dead(ErrorInfo("SignatureError", str(exc)))
+    except PayloadError as exc:
+        return Dead(ErrorInfo("PayloadError", f"payload does not decode: {exc}"))
+
+
+def resolve(envelope: Envelope) -> JobDefinition | Dead:
+    """The registered definition for the payload's name; never imports anything the payload names."""
+    definition = registry.lookup(envelope.name)
+    if definition is None:
+        known = ", ".join(registry.names()) or "none"
+        return Dead(
+            ErrorInfo("UnknownJob", f"no job named {envelope.name!r} is registered in this worker (known: {known})")
+        )
+    return definition
+
+
+def invoke(definition: JobDefinition, envelope: Envelope, lease: Lease) -> Attempt:
+    """Call the function with the payload's arguments under its timeout, with ``current_job()`` set."""
+    ctx = JobContext(
+        id=lease.job_id,
+        name=envelope.name,
+        queue=lease.queue,
+        attempt=lease.attempt,
+        max_attempts=lease.max_attempts,
+        enqueued_at=lease.enqueued_at,
+        started_at=lease.started_at,
+    )
+    token = set_current(ctx)
+    try:
+        if definition.is_async:
+            value = asyncio.run(
+                _with_async_timeout(definition.func(*envelope.args, **envelope.kwargs), envelope.timeout_s)
+            )
+        else:
+            with soft_timeout(envelope.timeout_s):
+                value = definition.func(*envelope.args, **envelope.kwargs)
+        return Attempt(value=value)
+    except Exception as exc:  # the job's own failure: classified by ``decide``
+        return Attempt(error=exc, traceback=traceback.format_exc())
+    finally:
+        reset_current(token)
+
+
+def decide(
+    attempt: Attempt,
+    *,
+    lease: Lease,
+    envelope: Envelope,
+    serializer: Serializer,
+    policy: RetryPolicy,
+    now: float,
+    rand: Callable[[], float] | None = None,
+) -> Outcome:
+    """Completed, retry at T, or dead: the retry policy applied to one attempt's result."""
+    exc = attempt.error
+    if exc is None:
+        try:
+            result = serializer.dumps(attempt.value)
+        except SerializationError as err:
+            return Dead(ErrorInfo("SerializationError", f"the return value cannot be stored: {err}"))
+        return Completed(result, envelope.result_ttl_s)
+    error = ErrorInfo(type(exc).__name__, str(exc), attempt.traceback)
+    if isinstance(exc, Fail) or not has_attempts_left(lease.attempt, lease.max_attempts):
+        return Dead(error)
+    if isinstance(exc, Retry) and exc.delay_s is not None:
+        delay = exc.delay_s
+    else:
+        delay = backoff_delay(policy, lease.attempt) if rand is None else backoff_delay(policy, lease.attempt, rand)
+    return RetryAt(now + delay, error)
+
+
+def run(lease: Lease, *, secret: str | None, clock: Callable[[], float] = time.time) -> Outcome:
+    """decode -> resolve -> invoke -> decide for one lease; never raises for a job's own failure."""
+    envelope = decode(lease, secret)
+    if isinstance(envelope, Dead):
+        return envelope
+    definition = resolve(envelope)
+    if isinstance(definition, Dead):
+        return definition
+    attempt = invoke(definition, envelope, lease)
+    serializer = get_serializer(envelope.serializer, secret)
+    return decide(attempt, lease=lease, envelope=envelope, serializer=serializer, policy=definition.policy, now=clock())
+
+
+def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: float) -> bool:
+    """The one transition ``outcome`` calls for; ``False`` when the lease was lost (the write is refused)."""
+    if isinstance(outcome, Completed):
+        return backend.complete(lease, outcome.result, now=now, result_ttl_s=outcome.result_ttl_s)
+    if isinstance(outcome, RetryAt):
+        return backend.retry(lease, run_at=outcome.run_at, error=outcome.error, now=now)
+    return backend.fail(lease, error=outcome.error, now=now)
+
+
+async def _with_async_timeout(coro: Any, timeout_s: float | None) -> Any:
+    try:
+        return await asyncio.wait_for(coro, timeout_s)
+    except asyncio.TimeoutError:
+        raise JobTimeout(f"job ran past its timeout of {timeout_s} s") from None
+
+
+@contextmanager
+def soft_timeout(timeout_s: float | None) -> Iterator[None]:
+    """Raise ``JobTimeout`` in the running code after ``timeout_s`` (SIGALRM; main thread only).
+
+    Off the main thread this does nothing: the pool's supervisor enforces the hard limit there.
+    """
+    if not timeout_s or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise JobTimeout(f"job ran past its timeout of {timeout_s} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

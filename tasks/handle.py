@@ -1,0 +1,71 @@
+"""``JobHandle``: what ``delay()`` returns, to follow a job and fetch its result."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Generic, TypeVar
+
+from .config import get_backend, settings
+from .errors import JobFailed
+from .model import JobState, JobStatus
+from .serialization import get_serializer
+
+R = TypeVar("R")
+
+#: How often ``result()`` looks, growing from the first value to the last while it waits.
+_POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.2
+
+
+class JobHandle(Generic[R]):
+    """A dispatched job, named by its id and queue."""
+
+    def __init__(self, job_id: str, queue: str) -> None:
+        self.id = job_id
+        self.queue = queue
+
+    def __repr__(self) -> str:
+        return f"JobHandle(id={self.id!r}, queue={self.queue!r})"
+
+    def status(self) -> JobState:
+        """One of queued, scheduled, running, retrying, succeeded, failed.
+
+        A job whose record expired (``result_ttl``) or that never existed raises ``LookupError``.
+        """
+        return self._fetch().state
+
+    def result(self, timeout: float | None = None) -> R:
+        """Wait for the job to end and return its value.
+
+        Raises ``JobFailed`` when it failed for good, ``TimeoutError`` when ``timeout`` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = _POLL_FIRST_S
+        while True:
+            status = self._fetch()
+            if status.state == "succeeded":
+                return self._decode(status)  # type: ignore[no-any-return]
+            if status.state == "failed":
+                error = status.error
+                raise JobFailed(
+                    self.id,
+                    error.type if error else "",
+                    error.message if error else "",
+                    error.traceback if error else "",
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {self.id} is still {status.state} after {timeout} s")
+            wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
+            time.sleep(wait)
+            pause = min(pause * 2, _POLL_MAX_S)
+
+    def _fetch(self) -> JobStatus:
+        status = get_backend().status(self.queue, self.id)
+        if status is None:
+            raise LookupError(f"job {self.id} is unknown on queue {self.queue!r} (never sent, or its record expired)")
+        return status
+
+    @staticmethod
+    def _decode(status: JobStatus) -> Any:
+        serializer_name = json.loads(status.payload).get("serializer", "json") if status.payload else "json"
+        return get_serializer(serializer_name, settings().secret).loads(status.result or "null")

@@ -1,0 +1,170 @@
+"""Plain values that cross module boundaries: what is stored, what a lease holds, what an attempt decided.
+
+Times are epoch seconds (``float``) everywhere inside the library; durations carry an ``_s`` suffix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+#: Every state a job can be in, as ``JobHandle.status()`` reports it.
+JobState = Literal["queued", "scheduled", "running", "retrying", "succeeded", "failed"]
+JOB_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "retrying", "succeeded", "failed")
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """Why an attempt failed: the exception's type name, message and formatted traceback."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"type": self.type, "message": self.message, "traceback": self.traceback})
+
+    @classmethod
+    def from_json(cls, text: str | bytes | None) -> ErrorInfo | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(str(data.get("type", "")), str(data.get("message", "")), str(data.get("traceback", "")))
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job on its way into the backend: the encoded payload plus what the datastore must index.
+
+    ``payload`` is the wire envelope (docs/protocol.md); the backend stores it unread.
+    ``run_at`` of ``None`` means "ready now".
+    """
+
+    id: str
+    queue: str
+    payload: str
+    max_attempts: int
+    enqueued_at: float
+    run_at: float | None = None
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A reserved job: only the holder of ``token`` may complete, retry, fail, extend or release it."""
+
+    job_id: str
+    queue: str
+    token: str
+    payload: str
+    attempt: int
+    max_attempts: int
+    enqueued_at: float
+    started_at: float
+    signature: str = ""
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What the backend knows of one job: its state, and its result or last error where there is one."""
+
+    state: JobState
+    attempts: int
+    result: str | None = None
+    error: ErrorInfo | None = None
+    payload: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Counts of one queue: ready to run, waiting for a time (delayed or retrying), running, failed."""
+
+    queue: str
+    ready: int
+    scheduled: int
+    running: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """One entry of a queue's failed set (the dead letters), with enough to understand and replay it."""
+
+    id: str
+    queue: str
+    payload: str
+    attempts: int
+    error: ErrorInfo | None
+    failed_at: float
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A live worker as it announces itself with each heartbeat."""
+
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    started_at: float
+    jobs_done: int = 0
+    current_jobs: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "id": self.id,
+                "host": self.host,
+                "pid": self.pid,
+                "queues": list(self.queues),
+                "started_at": self.started_at,
+                "jobs_done": self.jobs_done,
+                "current_jobs": list(self.current_jobs),
+                "extra": self.extra,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> WorkerInfo:
+        data = json.loads(text)
+        return cls(
+            id=data["id"],
+            host=data["host"],
+            pid=int(data["pid"]),
+            queues=tuple(data["queues"]),
+            started_at=float(data["started_at"]),
+            jobs_done=int(data.get("jobs_done", 0)),
+            current_jobs=tuple(data.get("current_jobs", ())),
+            extra=dict(data.get("extra", {})),
+        )
+
+
+# --- outcomes: what one attempt decided; ``executor.apply_outcome`` turns each into one backend transition ---
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The attempt returned; ``result`` is the encoded return value."""
+
+    result: str
+    result_ttl_s: float
+
+
+@dataclass(frozen=True)
+class RetryAt:
+    """The attempt failed and another is due at ``run_at``."""
+
+    run_at: float
+    error: ErrorInfo
+
+
+@dataclass(frozen=True)
+class Dead:
+    """The job failed for good (attempts spent, ``Fail`` raised, or it cannot run at all)."""
+
+    error: ErrorInfo
+
+
+Outcome = Union[Completed, RetryAt, Dead]

@@ -1,0 +1,93 @@
+"""``queue(name)``: sizes of a queue and the management of its failed set (the dead letters)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import get_backend
+from .model import FailedJob, QueueStats
+from .registry import check_queue_name
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    """One failed job as a user reads it: what ran, with what, how often, and why it failed."""
+
+    id: str
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    attempts: int
+    error_type: str
+    message: str
+    traceback: str
+    failed_at: float
+
+    @classmethod
+    def from_failed(cls, entry: FailedJob) -> FailedRecord:
+        try:
+            body = json.loads(entry.payload)
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        error = entry.error
+        return cls(
+            id=entry.id,
+            name=str(body.get("name", "?")),
+            args=list(body.get("args", [])) if body.get("serializer", "json") == "json" else ["<dill>"],
+            kwargs=dict(body.get("kwargs", {})) if body.get("serializer", "json") == "json" else {},
+            attempts=entry.attempts,
+            error_type=error.type if error else "",
+            message=error.message if error else "",
+            traceback=error.traceback if error else "",
+            failed_at=entry.failed_at,
+        )
+
+
+class Queue:
+    """A named queue on the configured backend."""
+
+    def __init__(self, name: str) -> None:
+        self.name = check_queue_name(name)
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r})"
+
+    def stats(self) -> QueueStats:
+        return get_backend().queue_stats(self.name)
+
+    def size(self) -> int:
+        """Jobs ready to run now."""
+        return self.stats().ready
+
+    def scheduled_size(self) -> int:
+        """Jobs waiting for a time: delayed dispatches and retries waiting for their backoff."""
+        return self.stats().scheduled
+
+    def failed_size(self) -> int:
+        return self.stats().failed
+
+    def failed(self, limit: int = 50) -> list[FailedRecord]:
+        """The newest ``limit`` failed jobs, newest first."""
+        return [FailedRecord.from_failed(entry) for entry in get_backend().failed(self.name, limit=limit)]
+
+    def retry_failed(self, ids: Sequence[str] | None = None) -> int:
+        """Put failed jobs (all, or ``ids``) back to ready with their attempts reset; returns how many."""
+        return get_backend().retry_failed(self.name, None if ids is None else list(ids), now=time.time())
+
+    def purge_failed(self) -> int:
+        """Delete every failed job; returns how many."""
+        return get_backend().purge_failed(self.name)
+
+    def clear(self) -> int:
+        """Delete the ready and scheduled jobs; returns how many (running and failed jobs stay)."""
+        return get_backend().clear(self.name)
+
+
+def queue(name: str = "default") -> Queue:
+    return Queue(name)

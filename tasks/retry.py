@@ -1,0 +1,82 @@
+"""Pure retry maths: how long to wait before attempt n+1, and whether there is one.
+
+Nothing here does I/O or reads a clock; the caller passes ``now`` and a random source, so every branch is
+unit-tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Union
+
+#: What ``@job(backoff=...)`` accepts: a base in seconds (doubled each attempt), explicit steps, or a function.
+BackoffSpec = Union[float, int, Sequence[float], Callable[[int], float]]
+
+#: How far ``jitter=True`` spreads each delay either way (a fraction of the delay).
+JITTER_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """A job's retry settings, validated once when the decorator runs."""
+
+    max_attempts: int = 3
+    backoff: BackoffSpec = 5.0
+    max_backoff_s: float = 3600.0
+    jitter: bool = False
+
+    def __post_init__(self) -> None:
+        validate_backoff(self.backoff)
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValueError(
+                f"max_attempts must be an int >= 1 (it counts the first attempt), got {self.max_attempts!r}"
+            )
+        if self.max_backoff_s < 0:
+            raise ValueError(f"max_backoff must be >= 0 seconds, got {self.max_backoff_s!r}")
+
+
+def validate_backoff(backoff: BackoffSpec) -> None:
+    """Raise ``ValueError``/``TypeError`` naming the fix when ``backoff`` cannot describe a schedule."""
+    if callable(backoff):
+        return
+    if isinstance(backoff, bool):
+        raise TypeError("backoff must be seconds (a number), a list of seconds, or a callable (attempt) -> seconds")
+    if isinstance(backoff, (int, float)):
+        if backoff < 0:
+            raise ValueError(f"backoff must be >= 0 seconds, got {backoff!r}")
+        return
+    if isinstance(backoff, (list, tuple)):
+        if not backoff:
+            raise ValueError("backoff as a list needs at least one delay in seconds")
+        for step in backoff:
+            if isinstance(step, bool) or not isinstance(step, (int, float)) or step < 0:
+                raise ValueError(f"every backoff step must be a number of seconds >= 0, got {step!r}")
+        return
+    raise TypeError(f"backoff must be seconds, a list of seconds, or a callable (attempt) -> seconds; got {backoff!r}")
+
+
+def backoff_delay(policy: RetryPolicy, attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one.
+
+    A number ``b`` gives ``b * 2**(attempt-1)``; a list gives its ``attempt``-th entry, the last one repeated;
+    a callable is asked. The delay is capped by ``max_backoff_s``; ``jitter`` spreads it by up to +/-20 %.
+    """
+    spec = policy.backoff
+    if callable(spec):
+        delay = float(spec(attempt))
+    elif isinstance(spec, (int, float)):
+        delay = float(spec) * (2 ** (attempt - 1))
+    else:
+        steps = list(spec)
+        delay = float(steps[min(attempt, len(steps)) - 1])
+    delay = min(max(delay, 0.0), policy.max_backoff_s)
+    if policy.jitter and delay > 0:
+        delay *= 1 + JITTER_FRACTION * (2 * rand() - 1)
+    return delay
+
+
+def has_attempts_left(attempt: int, max_attempts: int) -> bool:
+    """True when attempt ``attempt`` (1-based, just failed) was not the last one allowed."""
+    return attempt < max_attempts

@@ -1,0 +1,208 @@
+"""The wire envelope of a job and the serializers of its arguments and result.
+
+Two serializers sit behind one protocol: ``json`` (the default, readable from any language) and ``dill``
+(arbitrary Python values, opt-in). Dill can run code when it loads, so a dill blob is only ever loaded after
+its HMAC-SHA256 verifies against the deployment's secret; without a secret, dill cannot be used at all.
+The layout of the envelope is documented in docs/protocol.md; ``PROTOCOL_VERSION`` changes with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import ConfigurationError, SerializationError, SignatureError
+
+#: Version of the payload layout (docs/protocol.md). A worker refuses payloads of a version it does not know.
+PROTOCOL_VERSION = 1
+
+
+class Serializer(Protocol):
+    """Turns Python values into text stored in the datastore, and back."""
+
+    name: str
+
+    def dumps(self, value: Any) -> str: ...
+
+    def loads(self, text: str) -> Any: ...
+
+
+class JsonSerializer:
+    """Strict JSON: NaN and infinities are refused, so every payload is valid JSON for other languages."""
+
+    name = "json"
+
+    def dumps(self, value: Any) -> str:
+        try:
+            return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(str(exc)) from exc
+
+    def loads(self, text: str) -> Any:
+        return json.loads(text)
+
+
+class DillSerializer:
+    """Dill pickles, base64-encoded and prefixed with their HMAC so that nothing unsigned is ever loaded."""
+
+    name = "dill"
+
+    def __init__(self, secret: str | None) -> None:
+        if not secret:
+            raise ConfigurationError(
+                "serializer='dill' needs a secret to sign payloads: set TASKS_SECRET or configure(secret=...)"
+            )
+        self._secret = secret
+
+    def dumps(self, value: Any) -> str:
+        import dill  # imported here: most deployments never use dill
+
+        try:
+            blob = base64.b64encode(dill.dumps(value)).decode("ascii")
+        except Exception as exc:  # dill raises many types; the caller only needs to know it failed
+            raise SerializationError(f"dill cannot encode {type(value).__name__}: {exc}") from exc
+        return f"{sign(self._secret, blob)}.{blob}"
+
+    def loads(self, text: str) -> Any:
+        import dill
+
+        signature, _, blob = text.partition(".")
+        if not verify(self._secret, blob, signature):
+            raise SignatureError("bad signature")
+        return dill.loads(base64.b64decode(blob))
+
+
+def sign(secret: str, text: str) -> str:
+    """Hex HMAC-SHA256 of ``text`` (UTF-8) under ``secret``."""
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, text: str, signature: str) -> bool:
+    """Constant-time check that ``signature`` is ``sign(secret, text)``."""
+    return hmac.compare_digest(sign(secret, text), signature)
+
+
+def get_serializer(name: str, secret: str | None) -> Serializer:
+    """The serializer called ``name``; raises ``ConfigurationError`` for an unknown name."""
+    if name == "json":
+        return JSON
+    if name == "dill":
+        return DillSerializer(secret)
+    raise ConfigurationError(f"unknown serializer {name!r}: use 'json' (default) or 'dill'")
+
+
+JSON = JsonSerializer()
+
+
+class PayloadError(ValueError):
+    """A payload that cannot be decoded: not JSON, a wrong version, or fields missing."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The decoded payload of one job (docs/protocol.md)."""
+
+    id: str
+    name: str
+    queue: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    serializer: str
+    max_attempts: int
+    timeout_s: float | None
+    result_ttl_s: float
+    enqueued_at: float
+    run_at: float | None
+
+
+def check_arguments(serializer: Serializer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Raise ``SerializationError`` naming the first argument ``serializer`` cannot encode."""
+    for index, value in enumerate(args):
+        _check_one(serializer, f"positional argument {index}", value)
+    for key, value in kwargs.items():
+        _check_one(serializer, f"argument {key!r}", value)
+
+
+def _check_one(serializer: Serializer, label: str, value: Any) -> None:
+    try:
+        serializer.dumps(value)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"{label} ({type(value).__name__}) cannot be encoded by the {serializer.name!r} serializer: {exc}"
+        ) from exc
+
+
+def encode_envelope(envelope: Envelope, serializer: Serializer) -> str:
+    """The payload text of ``envelope``; raises ``SerializationError`` naming an argument that cannot be encoded."""
+    body: dict[str, Any] = {
+        "v": PROTOCOL_VERSION,
+        "id": envelope.id,
+        "name": envelope.name,
+        "queue": envelope.queue,
+        "serializer": serializer.name,
+        "max_attempts": envelope.max_attempts,
+        "timeout": envelope.timeout_s,
+        "result_ttl": envelope.result_ttl_s,
+        "enqueued_at": envelope.enqueued_at,
+        "run_at": envelope.run_at,
+    }
+    try:
+        if serializer.name == "json":
+            body["args"] = list(envelope.args)
+            body["kwargs"] = envelope.kwargs
+            return JSON.dumps(body)
+        body["data"] = serializer.dumps([list(envelope.args), envelope.kwargs])
+        return JSON.dumps(body)
+    except SerializationError:
+        check_arguments(serializer, envelope.args, envelope.kwargs)  # names the culprit
+        raise
+
+
+def decode_envelope(payload: str, secret: str | None) -> Envelope:
+    """Parse a payload; raises ``PayloadError`` (malformed) or ``SignatureError`` (dill data not signed by us)."""
+    try:
+        body = json.loads(payload)
+    except ValueError as exc:
+        raise PayloadError(f"payload is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise PayloadError("payload is not a JSON object")
+    if body.get("v") != PROTOCOL_VERSION:
+        raise PayloadError(f"unsupported protocol version {body.get('v')!r} (this worker speaks {PROTOCOL_VERSION})")
+    try:
+        args, kwargs = _decode_arguments(body, secret)
+        timeout = body.get("timeout")
+        run_at = body.get("run_at")
+        return Envelope(
+            id=str(body["id"]),
+            name=str(body["name"]),
+            queue=str(body["queue"]),
+            args=tuple(args),
+            kwargs=dict(kwargs),
+            serializer=str(body.get("serializer", "json")),
+            max_attempts=int(body.get("max_attempts", 1)),
+            timeout_s=None if timeout is None else float(timeout),
+            result_ttl_s=float(body.get("result_ttl", 86400)),
+            enqueued_at=float(body.get("enqueued_at", 0.0)),
+            run_at=None if run_at is None else float(run_at),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PayloadError(f"payload field missing or malformed: {exc!r}") from exc
+
+
+def _decode_arguments(body: dict[str, Any], secret: str | None) -> tuple[list[Any], dict[str, Any]]:
+    serializer_name = body.get("serializer", "json")
+    if serializer_name == "json":
+        args, kwargs = body.get("args", []), body.get("kwargs", {})
+    elif serializer_name == "dill":
+        if not secret:
+            raise SignatureError("bad signature: dill payload but this worker has no secret (set TASKS_SECRET)")
+        args, kwargs = DillSerializer(secret).loads(str(body["data"]))
+    else:
+        raise PayloadError(f"unknown serializer {serializer_name!r}")
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise PayloadError("args must be a list and kwargs an object")
+    return args, kwargs
