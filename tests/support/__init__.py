@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite: waiting on conditions, Redis servers of our own, worker processes."""
