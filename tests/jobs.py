@@ -72,3 +72,98 @@ def record(key: str) -> str:
 @job(name="tests.named_like_options")
 def named_like_options(delay: int, timeout: int, queue: str, when: str) -> list[object]:
     return [delay, timeout, queue, when]
+
+
+# --- jobs of the core specification suite (tests/unit, tests/cli) ---------------------------------------------
+
+
+@job(name="tests.own_status")
+def own_status() -> str:
+    """The job's own state as a ``JobHandle`` reads it while the job runs."""
+    from tasks import JobHandle
+
+    ctx = current_job()
+    return JobHandle(ctx.id, ctx.queue).status()
+
+
+@job(name="tests.fails_with_attempt", max_attempts=3, backoff=0)
+def fails_with_attempt() -> None:
+    """Fails every time, naming the attempt, so the last error is recognisable."""
+    raise ValueError(f"failed on attempt {current_job().attempt}")
+
+
+@job(name="tests.exponential", max_attempts=5, backoff=2, max_backoff=5)
+def exponential() -> None:
+    raise RuntimeError("again")
+
+
+@job(name="tests.stepped", max_attempts=4, backoff=[1, 7])
+def stepped() -> None:
+    raise RuntimeError("again")
+
+
+def tenfold(attempt: int) -> float:
+    return 10.0 * attempt
+
+
+@job(name="tests.computed", max_attempts=3, backoff=tenfold)
+def computed() -> None:
+    raise RuntimeError("again")
+
+
+@job(name="tests.jittered", max_attempts=2, backoff=10, jitter=True)
+def jittered() -> None:
+    raise RuntimeError("again")
+
+
+@job(name="tests.retry_in", max_attempts=3)
+def retry_in(seconds: float) -> int:
+    """Asks for a retry in ``seconds`` on the first attempt; returns the attempt number afterwards."""
+    attempt = current_job().attempt
+    if attempt == 1:
+        raise Retry(delay=seconds)
+    return attempt
+
+
+@job(name="tests.slow_then_fast", timeout=0.5, max_attempts=2, backoff=0)
+def slow_then_fast() -> int:
+    """Runs past its timeout on the first attempt, returns at once on the second."""
+    attempt = current_job().attempt
+    if attempt == 1:
+        time.sleep(60)
+    return attempt
+
+
+@job(name="tests.returns_a_set")
+def returns_a_set() -> set[int]:
+    return {1, 2}
+
+
+class Point:
+    """A user-defined class: JSON cannot carry it, dill can."""
+
+    def __init__(self, x: int, y: int) -> None:
+        self.x, self.y = x, y
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Point) and (self.x, self.y) == (other.x, other.y)
+
+    def __hash__(self) -> int:
+        return hash((self.x, self.y))
+
+    def __repr__(self) -> str:
+        return f"Point({self.x}, {self.y})"
+
+
+@job(name="tests.dill_apply", serializer="dill")
+def dill_apply(fn: object, value: object) -> object:
+    """``fn(value)``, where ``fn`` is any callable dill can carry (a lambda, say)."""
+    assert callable(fn)
+    return fn(value)
+
+
+@job(name="tests.async_context")
+async def async_context() -> list[object]:
+    await asyncio.sleep(0)
+    ctx = current_job()
+    return [ctx.id, ctx.name, ctx.attempt]
