@@ -16,7 +16,9 @@ from typing import Any
 
 from . import config, registry
 from .backends.base import Backend
+from .child import ChildSpec
 from .errors import BackendUnavailable, ConfigurationError
+from .pool import PoolSettings, Supervisor
 from .worker import Worker, WorkerSettings, default_queues
 
 log = logging.getLogger("tasks.cli")
@@ -64,9 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--queues",
         help="comma-separated, highest priority first (default: every queue the registry names, 'default' last)",
     )
-    worker.add_argument("--burst", action="store_true", help="exit 0 once the queues are drained")
-    worker.add_argument("--lease", type=float, default=30.0, help="seconds a reserved job is held between heartbeats")
-    worker.add_argument("--prefetch", type=int, default=100, help="most jobs reserved at once (fast jobs only)")
+    worker.add_argument("--burst", action="store_true", help="exit 0 once the queues are drained and all are idle")
+    worker.add_argument(
+        "--concurrency", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+    )
+    worker.add_argument("--lease", type=_positive_float, default=30.0, help="seconds a job's lease lasts unrenewed")
+    worker.add_argument(
+        "--grace",
+        type=_positive_float,
+        default=30.0,
+        help="seconds running jobs get to finish after SIGTERM, and past their timeout before their process is killed",
+    )
+    worker.add_argument(
+        "--async-concurrency", type=_positive_int, default=32, help="async jobs in flight per worker process"
+    )
+    worker.add_argument("--prefetch", type=_positive_int, default=100, help="most jobs reserved at once (fast jobs)")
 
     command("queues", "list queues with their counts", run_queues)
     failed = command("failed", "list failed jobs", run_failed)
@@ -128,22 +142,52 @@ def load_app(explicit: Sequence[str], *, required: bool) -> list[str]:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    load_app(args.modules, required=True)
+    """The pool: a supervisor (this process) and ``--concurrency`` worker processes."""
+    modules = load_app(args.modules, required=True)
     current = config.settings()
     backend = config.get_backend()
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else default_queues()
     for queue in queues:
         registry.check_queue_name(queue)
     backend.ping()
-    settings = WorkerSettings(
-        queues=queues, lease_s=args.lease, prefetch=args.prefetch, burst=args.burst, secret=current.secret
-    )
     log.info(
-        "worker %s starting: backend %s, queues %s, jobs %s",
-        settings.worker_id,
+        "worker pool starting: %d process(es), backend %s, queues %s, jobs %s",
+        args.concurrency,
         backend.description,
         ",".join(queues),
         ", ".join(registry.names()) or "none",
+    )
+    if current.url.startswith("memory://"):
+        return _run_in_process(backend, args, queues, current.secret)
+    child = ChildSpec(
+        slot=0,
+        modules=tuple(modules),
+        url=current.url,
+        prefix=current.prefix,
+        secret=current.secret,
+        queues=tuple(queues),
+        lease_s=args.lease,
+        prefetch=args.prefetch,
+        burst=args.burst,
+        async_concurrency=args.async_concurrency,
+        log_level=logging.getLogger().level,
+        supervisor_pid=os.getpid(),
+    )
+    supervisor = Supervisor(backend, PoolSettings(child=child, concurrency=args.concurrency, grace_s=args.grace))
+    supervisor.install_signals()
+    return supervisor.run()
+
+
+def _run_in_process(backend: Backend, args: argparse.Namespace, queues: list[str], secret: str | None) -> int:
+    """``memory://`` lives in this process only, so worker processes could not share it: run one worker here."""
+    log.warning("memory:// is private to this process: running one worker in it, without the pool")
+    settings = WorkerSettings(
+        queues=queues,
+        lease_s=args.lease,
+        prefetch=args.prefetch,
+        burst=args.burst,
+        secret=secret,
+        async_concurrency=args.async_concurrency,
     )
     worker = Worker(backend, settings)
     install_stop_signals(worker.stop)
@@ -217,13 +261,17 @@ def run_clear(args: argparse.Namespace) -> int:
 
 
 def run_workers(args: argparse.Namespace) -> int:
+    """Live workers, one line per worker process, grouped by the supervisor that runs them."""
     backend = _backend(args)
-    rows = [("id", "host", "pid", "queues", "started", "done", "running")]
-    for w in backend.workers(now=time.time()):
+    rows = [("id", "host", "supervisor", "pid", "queues", "started", "done", "running")]
+    found = backend.workers(now=time.time())
+    found.sort(key=lambda w: (w.host, str(w.extra.get("supervisor_pid", "")), w.started_at))
+    for w in found:
         rows.append(
             (
                 w.id,
                 w.host,
+                str(w.extra.get("supervisor_pid", "-")),
                 str(w.pid),
                 ",".join(w.queues),
                 _when(w.started_at),
@@ -232,6 +280,7 @@ def run_workers(args: argparse.Namespace) -> int:
             )
         )
     print_table(rows)
+    print(f"{len(found)} live worker process(es)")
     return 0
 
 
@@ -239,6 +288,20 @@ def print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
 
 
 def _when(epoch: float) -> str:

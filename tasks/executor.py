@@ -61,9 +61,19 @@ def resolve(envelope: Envelope) -> JobDefinition | Dead:
     return definition
 
 
-def invoke(definition: JobDefinition, envelope: Envelope, lease: Lease) -> Attempt:
-    """Call the function with the payload's arguments under its timeout, with ``current_job()`` set."""
-    ctx = JobContext(
+def prepare(lease: Lease, secret: str | None) -> tuple[Envelope, JobDefinition] | Dead:
+    """decode then resolve: what to call, or why the job cannot run at all."""
+    envelope = decode(lease, secret)
+    if isinstance(envelope, Dead):
+        return envelope
+    definition = resolve(envelope)
+    if isinstance(definition, Dead):
+        return definition
+    return envelope, definition
+
+
+def _context(envelope: Envelope, lease: Lease) -> JobContext:
+    return JobContext(
         id=lease.job_id,
         name=envelope.name,
         queue=lease.queue,
@@ -72,15 +82,36 @@ def invoke(definition: JobDefinition, envelope: Envelope, lease: Lease) -> Attem
         enqueued_at=lease.enqueued_at,
         started_at=lease.started_at,
     )
-    token = set_current(ctx)
+
+
+def invoke(definition: JobDefinition, envelope: Envelope, lease: Lease) -> Attempt:
+    """Call the function with the payload's arguments under its timeout, with ``current_job()`` set.
+
+    A sync job gets ``JobTimeout`` raised in it at its timeout (``soft_timeout``). An ``async def`` job called
+    here runs on a loop of its own; workers with an ``AsyncRunner`` use ``invoke_async`` instead.
+    """
+    if definition.is_async:
+        return asyncio.run(invoke_async(definition, envelope, lease))
+    token = set_current(_context(envelope, lease))
     try:
-        if definition.is_async:
-            value = asyncio.run(
-                _with_async_timeout(definition.func(*envelope.args, **envelope.kwargs), envelope.timeout_s)
-            )
-        else:
-            with soft_timeout(envelope.timeout_s):
-                value = definition.func(*envelope.args, **envelope.kwargs)
+        with soft_timeout(envelope.timeout_s):
+            value = definition.func(*envelope.args, **envelope.kwargs)
+        return Attempt(value=value)
+    except Exception as exc:  # the job's own failure: classified by ``decide``
+        return Attempt(error=exc, traceback=traceback.format_exc())
+    finally:
+        reset_current(token)
+
+
+async def invoke_async(definition: JobDefinition, envelope: Envelope, lease: Lease) -> Attempt:
+    """Await an ``async def`` job, cancelled at its timeout (then ``JobTimeout``), with ``current_job()`` set.
+
+    The context is set inside the coroutine, so it belongs to this job's task alone even when many jobs
+    share one event loop.
+    """
+    token = set_current(_context(envelope, lease))
+    try:
+        value = await _with_async_timeout(definition.func(*envelope.args, **envelope.kwargs), envelope.timeout_s)
         return Attempt(value=value)
     except Exception as exc:  # the job's own failure: classified by ``decide``
         return Attempt(error=exc, traceback=traceback.format_exc())
@@ -116,17 +147,22 @@ def decide(
     return RetryAt(now + delay, error)
 
 
+def conclude(
+    attempt: Attempt, *, lease: Lease, envelope: Envelope, definition: JobDefinition, secret: str | None, now: float
+) -> Outcome:
+    """``decide`` with the job's own serializer and retry policy."""
+    serializer = get_serializer(envelope.serializer, secret)
+    return decide(attempt, lease=lease, envelope=envelope, serializer=serializer, policy=definition.policy, now=now)
+
+
 def run(lease: Lease, *, secret: str | None, clock: Callable[[], float] = time.time) -> Outcome:
     """decode -> resolve -> invoke -> decide for one lease; never raises for a job's own failure."""
-    envelope = decode(lease, secret)
-    if isinstance(envelope, Dead):
-        return envelope
-    definition = resolve(envelope)
-    if isinstance(definition, Dead):
-        return definition
+    prepared = prepare(lease, secret)
+    if isinstance(prepared, Dead):
+        return prepared
+    envelope, definition = prepared
     attempt = invoke(definition, envelope, lease)
-    serializer = get_serializer(envelope.serializer, secret)
-    return decide(attempt, lease=lease, envelope=envelope, serializer=serializer, policy=definition.policy, now=clock())
+    return conclude(attempt, lease=lease, envelope=envelope, definition=definition, secret=secret, now=clock())
 
 
 def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: float) -> bool:

@@ -2,25 +2,36 @@
 
 Jobs are reserved in batches whose size adapts to how long jobs take (one at a time for slow jobs, up to
 ``prefetch`` for fast ones), and acknowledgements of finished jobs ride in the same round trip as the next
-reserve. Every job held, started or not, stays leased and its lease is renewed by a heartbeat thread until
-it is acknowledged; a job not started when the worker stops is released at once.
+reserve. Sync jobs run on the main thread (where the SIGALRM soft timeout works); ``async def`` jobs run on
+an ``AsyncRunner`` loop, up to ``async_concurrency`` at once.
+
+Every job held, started or not, stays leased and its lease is renewed by a heartbeat thread until its
+outcome is written; a job not started when the worker stops is released at once. When the datastore goes
+away, outcomes (success, retry, failure) are kept in memory and written when it is back; held jobs are
+neither run twice nor dropped by this worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from . import executor, registry
+from .async_runner import AsyncRunner
 from .backends.base import Backend
 from .errors import BackendUnavailable
 from .model import Completed, Dead, Lease, Outcome, RetryAt, WorkerInfo
+from .registry import JobDefinition
+from .serialization import Envelope
 
 log = logging.getLogger("tasks.worker")
 
@@ -28,6 +39,8 @@ log = logging.getLogger("tasks.worker")
 BATCH_TARGET_S = 0.02
 #: How long an idle worker blocks before it looks at delayed jobs and expired leases again.
 IDLE_WAIT_S = 1.0
+#: Longest an acknowledgement of a finished async job waits while other async jobs are in flight.
+ASYNC_POLL_S = 0.05
 #: How often expired leases are requeued (every worker does it; the script makes that safe).
 MAINTENANCE_EVERY_S = 1.0
 #: Reconnection backoff when the datastore is away: first and largest pause.
@@ -43,25 +56,62 @@ class WorkerSettings:
     prefetch: int = 100
     burst: bool = False
     secret: str | None = None
+    #: ``async def`` jobs in flight at once in this process; 0 runs them one at a time on the main thread.
+    async_concurrency: int = 32
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
+    #: Shown by ``python -m tasks workers`` (the pool puts its supervisor's pid here).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WorkerEvents(Protocol):
+    """What a worker tells its supervisor, so that the death of its process loses nothing it held.
+
+    ``deadline`` is a ``time.monotonic()`` instant (the job's timeout), or ``None`` for no limit.
+    """
+
+    def reserved(self, leases: Sequence[Lease]) -> None: ...
+    def started(self, lease: Lease, deadline: float | None) -> None: ...
+    def finished(self, job_id: str) -> None: ...
+    def settled(self, job_ids: Sequence[str]) -> None: ...
+
+
+class NoEvents:
+    """The events of a worker that runs without a supervisor: nobody listens."""
+
+    def reserved(self, leases: Sequence[Lease]) -> None: ...
+    def started(self, lease: Lease, deadline: float | None) -> None: ...
+    def finished(self, job_id: str) -> None: ...
+    def settled(self, job_ids: Sequence[str]) -> None: ...
 
 
 class Worker:
     """Runs jobs from ``settings.queues`` (strict priority order) until stopped, or drained in burst mode."""
 
-    def __init__(self, backend: Backend, settings: WorkerSettings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        settings: WorkerSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        events: WorkerEvents | None = None,
+    ) -> None:
         self.backend = backend
         self.settings = settings
         self.clock = clock
+        self.events: WorkerEvents = events or NoEvents()
         self.jobs_done = 0
         self.started_at = clock()
-        self._stop = threading.Event()
-        self._held: dict[str, Lease] = {}  # every lease not yet acknowledged, started or not
-        self._held_lock = threading.Lock()
-        self._current: Lease | None = None
-        self._acks: list[tuple[Lease, str, float]] = []
+        self._stop = threading.Event()  # stop taking jobs
+        self._halted = threading.Event()  # everything written or released: the heartbeat may end
+        self._lock = threading.Lock()
+        self._held: dict[str, Lease] = {}  # every lease whose outcome is not written yet
+        self._running: dict[str, Lease] = {}  # started, not finished (the sync one and async ones)
+        self._pending: list[tuple[Lease, Outcome]] = []  # finished, outcome not written yet
+        self._todo: deque[Lease] = deque()  # reserved, not started
+        self._aio = AsyncRunner(settings.async_concurrency) if settings.async_concurrency > 0 else None
         self._mean_job_s = 1.0  # start cautious: one job per reserve until we know jobs are fast
         self._next_maintenance = 0.0
+        self._outage = False
 
     # --- public ----------------------------------------------------------------------------------------------
 
@@ -77,102 +127,213 @@ class Worker:
                         break
                     pause = RECONNECT_FIRST_S
                 except BackendUnavailable as exc:
+                    self._outage = True
                     log.warning("backend unavailable (%s); retrying in %.1f s", exc, pause)
                     self._stop.wait(pause)
                     pause = min(pause * 2, RECONNECT_MAX_S)
         finally:
             self._shutdown()
             self._stop.set()
+            self._halted.set()
             heartbeat.join(timeout=5)
         return 0
 
     def stop(self) -> None:
-        """Finish the job running now, release the ones not started, and return from ``run``."""
+        """Stop taking jobs: finish the ones running, release the ones not started, and return from ``run``."""
         self._stop.set()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def info(self) -> WorkerInfo:
+        with self._lock:
+            current = tuple(self._running)
+        return WorkerInfo(
+            id=self.settings.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=tuple(self.settings.queues),
+            started_at=self.started_at,
+            jobs_done=self.jobs_done,
+            current_jobs=current,
+            extra=dict(self.settings.extra),
+        )
+
     # --- the loop --------------------------------------------------------------------------------------------
 
     def _step(self) -> bool:
         """One turn: maintenance when due, acknowledge and reserve, then run or wait. False ends the loop."""
         now = self.clock()
+        if self._outage:
+            self._recover(now)
         if now >= self._next_maintenance:
             self._maintain(now)
-        leases = self._acknowledge_and_reserve()
-        if leases:
-            self._run_batch(leases)
+        self._todo.extend(self._acknowledge_and_reserve())
+        if self._todo:
+            self._run_todo()
             return True
-        if self.settings.burst:
+        if self.settings.burst and not self._busy():
             return False
-        self.backend.wait_for_jobs(self.settings.queues, timeout_s=self._idle_wait())
+        self._wait()
         return True
 
+    def _recover(self, now: float) -> None:
+        """Back after an outage: renew our leases first, and let every other worker renew theirs (one lease)
+        before this one requeues expired leases, so live workers' jobs are not taken from them."""
+        self.heartbeat(raise_errors=True)
+        self._outage = False
+        self._next_maintenance = now + self.settings.lease_s
+        log.info("backend reachable again; renewed %d lease(s)", len(self._held))
+
     def _acknowledge_and_reserve(self) -> list[Lease]:
-        acks, self._acks = self._acks, []
+        """Write pending outcomes (retries and failures one by one, successes batched with the reserve)."""
+        acks = self._write_rare(self._take_pending())
+        count = 0 if self.stopping or self._todo else self._batch_size()
         try:
             done, leases = self.backend.complete_and_reserve(
-                acks,
+                [(lease, outcome.result, outcome.result_ttl_s) for lease, outcome in acks],
                 self.settings.queues,
                 worker_id=self.settings.worker_id,
                 now=self.clock(),
                 lease_s=self.settings.lease_s,
-                count=0 if self.stopping else self._batch_size(),
+                count=count,
             )
         except BackendUnavailable:
-            self._acks = acks + self._acks  # keep them: they are sent again once the backend is back
+            self._restore_pending(list(acks))  # kept: sent again once the backend is back
             raise
-        self._forget([lease for lease, _, _ in acks], done)
-        with self._held_lock:
-            self._held.update((lease.job_id, lease) for lease in leases)
+        self._settle([lease for lease, _ in acks], done)
+        if leases:
+            with self._lock:
+                self._held.update((lease.job_id, lease) for lease in leases)
+            self.events.reserved(leases)
         return leases
 
-    def _run_batch(self, leases: list[Lease]) -> None:
-        for index, lease in enumerate(leases):
-            if self.stopping:
-                self._release(leases[index:])
-                return
-            self._run_one(lease)
+    def _write_rare(self, pending: list[tuple[Lease, Outcome]]) -> list[tuple[Lease, Completed]]:
+        """Apply retry and fail outcomes (each one atomic transition); returns the successes to acknowledge."""
+        acks: list[tuple[Lease, Completed]] = []
+        for index, (lease, outcome) in enumerate(pending):
+            if isinstance(outcome, Completed):
+                acks.append((lease, outcome))
+                continue
+            try:
+                written = executor.apply_outcome(self.backend, lease, outcome, now=self.clock())
+            except BackendUnavailable:
+                self._restore_pending([*acks, *pending[index:]])
+                raise
+            self._settle([lease], [written])
+        return acks
 
-    def _run_one(self, lease: Lease) -> None:
-        self._current = lease
-        started = time.perf_counter()
-        outcome = executor.run(lease, secret=self.settings.secret, clock=self.clock)
-        elapsed = time.perf_counter() - started
-        self._current = None
-        self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * elapsed
-        self.jobs_done += 1
-        self._log_outcome(lease, outcome, elapsed)
-        if isinstance(outcome, Completed):
-            self._acks.append((lease, outcome.result, outcome.result_ttl_s))
-        else:
-            self._apply(lease, outcome)
+    def _run_todo(self) -> None:
+        """Start every job reserved; async ones that find no free slot wait their turn (sync ones go ahead)."""
+        waiting: deque[Lease] = deque()
+        while self._todo and not self.stopping:
+            lease = self._todo.popleft()
+            if not self._start(lease):
+                waiting.append(lease)
+        self._todo.extendleft(reversed(waiting))
+        if waiting and self._aio is not None and not self.stopping:
+            self._aio.wait_change(ASYNC_POLL_S)
 
-    def _apply(self, lease: Lease, outcome: Outcome) -> None:
-        """Retry and fail are rare: applied at once, each one atomic transition."""
-        held = executor.apply_outcome(self.backend, lease, outcome, now=self.clock())
-        self._forget([lease], [held])
+    def _start(self, lease: Lease) -> bool:
+        """Run one job (sync: here and now; async: on the loop). ``False``: no async slot free yet."""
+        prepared = executor.prepare(lease, self.settings.secret)
+        if isinstance(prepared, Dead):
+            self._finish(lease, prepared, 0.0)
+            return True
+        envelope, definition = prepared
+        if definition.is_async and self._aio is not None:
+            if not self._aio.try_acquire():
+                return False
+            self._begin(lease, envelope)
+            began = time.perf_counter()
+            self._aio.submit(
+                lambda: executor.invoke_async(definition, envelope, lease),
+                lambda attempt: self._conclude(lease, envelope, definition, attempt, began),
+            )
+            return True
+        self._begin(lease, envelope)
+        began = time.perf_counter()
+        self._conclude(lease, envelope, definition, executor.invoke(definition, envelope, lease), began)
+        return True
 
-    def _forget(self, leases: Sequence[Lease], written: Sequence[bool]) -> None:
-        with self._held_lock:
-            for lease, ok in zip(leases, written):
+    def _begin(self, lease: Lease, envelope: Envelope) -> None:
+        with self._lock:
+            self._running[lease.job_id] = lease
+        timeout = envelope.timeout_s
+        self.events.started(lease, None if timeout is None else time.monotonic() + timeout)
+
+    def _conclude(
+        self, lease: Lease, envelope: Envelope, definition: JobDefinition, attempt: executor.Attempt, began: float
+    ) -> None:
+        secret, now = self.settings.secret, self.clock()
+        outcome = executor.conclude(
+            attempt, lease=lease, envelope=envelope, definition=definition, secret=secret, now=now
+        )
+        elapsed = time.perf_counter() - began
+        share = elapsed / self._aio.limit if definition.is_async and self._aio is not None else elapsed
+        self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * share
+        self._finish(lease, outcome, elapsed)
+
+    def _finish(self, lease: Lease, outcome: Outcome, elapsed: float) -> None:
+        """The job ran: its outcome waits for the next round trip (from any thread)."""
+        with self._lock:
+            self._running.pop(lease.job_id, None)
+            self._pending.append((lease, outcome))
+            self.jobs_done += 1
+        self.events.finished(lease.job_id)
+        _log_outcome(lease, outcome, elapsed, self.clock())
+
+    def _take_pending(self) -> list[tuple[Lease, Outcome]]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    def _restore_pending(self, items: Sequence[tuple[Lease, Outcome]]) -> None:
+        with self._lock:
+            self._pending[:0] = items
+
+    def _settle(self, leases: Sequence[Lease], written: Sequence[bool]) -> None:
+        """The outcome of each lease is written (or refused): the worker holds them no more."""
+        with self._lock:
+            for lease in leases:
                 self._held.pop(lease.job_id, None)
-                if not ok:
-                    log.warning(
-                        "job %s: lease lost before its outcome was written; the late write was refused "
-                        "and the job will run again",
-                        lease.job_id,
-                    )
+        for lease, ok in zip(leases, written):
+            if not ok:
+                log.warning(
+                    "job %s: lease lost before its outcome was written; the late write was refused "
+                    "and the job will run again",
+                    lease.job_id,
+                )
+        if leases:
+            self.events.settled([lease.job_id for lease in leases])
 
     def _release(self, leases: Sequence[Lease]) -> None:
-        for lease in leases:
-            try:
+        """Give back jobs never started, attempt uncounted; a failure leaves them to their lease."""
+        released: list[Lease] = []
+        try:
+            for lease in leases:
                 self.backend.release(lease, now=self.clock())
-            except BackendUnavailable:
-                log.warning("job %s not released (backend away); its lease will bring it back", lease.job_id)
-            self._forget([lease], [True])
+                released.append(lease)
+        except BackendUnavailable:
+            log.warning(
+                "%d job(s) not released (backend away): their leases will bring them back", len(leases) - len(released)
+            )
+        self._settle(released, [True] * len(released))
+
+    def _busy(self) -> bool:
+        with self._lock:
+            return bool(self._running or self._pending)
+
+    def _wait(self) -> None:
+        """Idle: block until a job may be ready, or an async job in flight ends (its ack is then sent)."""
+        if self._aio is not None and self._aio.in_flight:
+            self._aio.wait_change(ASYNC_POLL_S)
+            return
+        with self._lock:
+            if self._pending:
+                return
+        self.backend.wait_for_jobs(self.settings.queues, timeout_s=self._idle_wait())
 
     def _batch_size(self) -> int:
         return max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))
@@ -189,76 +350,77 @@ class Worker:
         self._next_maintenance = now + MAINTENANCE_EVERY_S
 
     def _shutdown(self) -> None:
-        """Send pending acknowledgements, release what was never started, and leave the worker list."""
+        """Let async jobs end, write pending outcomes, release what was never started, leave the worker list."""
+        if self._aio is not None:
+            self._aio.wait_idle()
+            self._aio.close()
         try:
-            if self._acks:
-                acks, self._acks = self._acks, []
-                self._forget([lease for lease, _, _ in acks], self.backend.complete_many(acks, now=self.clock()))
-            with self._held_lock:
-                unstarted = [lease for lease in self._held.values() if lease is not self._current]
-            self._release(unstarted)
-            self.backend.unregister_worker(self.settings.worker_id)
+            acks = self._write_rare(self._take_pending())
+            if acks:
+                items = [(lease, outcome.result, outcome.result_ttl_s) for lease, outcome in acks]
+                self._settle([lease for lease, _ in acks], self.backend.complete_many(items, now=self.clock()))
         except BackendUnavailable as exc:
-            log.warning("backend unavailable at shutdown (%s): leases will bring held jobs back", exc)
+            log.warning(
+                "backend unavailable at shutdown (%s): leases will bring %d job(s) back to run again",
+                exc,
+                len(self._held),
+            )
+        unstarted, self._todo = list(self._todo), deque()
+        self._release(unstarted)
+        with contextlib.suppress(BackendUnavailable):  # else the entry expires with its heartbeat
+            self.backend.unregister_worker(self.settings.worker_id)
 
     # --- heartbeat -------------------------------------------------------------------------------------------
 
     def _heartbeat_loop(self) -> None:
-        """Renew the leases of every held job and announce this worker, every third of a lease."""
+        """Announce this worker at once, then renew every held lease each third of a lease until halted."""
         interval = max(self.settings.lease_s / 3, 0.05)
-        while not self._stop.wait(interval):
+        self.heartbeat()
+        while not self._halted.wait(interval):
             self.heartbeat()
 
-    def heartbeat(self) -> None:
+    def heartbeat(self, *, raise_errors: bool = False) -> None:
+        """Extend every held lease (started or not) and refresh this worker's entry in the worker list."""
         now = self.clock()
-        with self._held_lock:
+        with self._lock:
             held = list(self._held.values())
         try:
             if held:
                 for lease, ok in zip(held, self.backend.extend(held, now=now, lease_s=self.settings.lease_s)):
-                    if not ok:
+                    if not ok and lease.job_id in self._held:
                         log.warning("job %s: lease lost (expired and taken back)", lease.job_id)
             self.backend.register_worker(self.info(), ttl_s=self.settings.lease_s, now=now)
         except BackendUnavailable as exc:
+            if raise_errors:
+                raise
             log.warning("heartbeat failed: %s", exc)
 
-    def info(self) -> WorkerInfo:
-        current = self._current
-        return WorkerInfo(
-            id=self.settings.worker_id,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            queues=tuple(self.settings.queues),
-            started_at=self.started_at,
-            jobs_done=self.jobs_done,
-            current_jobs=(current.job_id,) if current else (),
-        )
 
-    def _log_outcome(self, lease: Lease, outcome: Outcome, elapsed: float) -> None:
-        if isinstance(outcome, Completed):
-            if log.isEnabledFor(logging.INFO):
-                log.info("job %s %s succeeded in %.1f ms", lease.job_id, _name(lease), elapsed * 1000)
-        elif isinstance(outcome, RetryAt):
-            log.warning(
-                "job %s %s failed on attempt %d/%d (%s: %s); retry in %.1f s",
-                lease.job_id,
-                _name(lease),
-                lease.attempt,
-                lease.max_attempts,
-                outcome.error.type,
-                outcome.error.message,
-                max(0.0, outcome.run_at - self.clock()),
-            )
-        elif isinstance(outcome, Dead):
-            log.error(
-                "job %s %s failed for good on attempt %d/%d: %s: %s",
-                lease.job_id,
-                _name(lease),
-                lease.attempt,
-                lease.max_attempts,
-                outcome.error.type,
-                outcome.error.message,
-            )
+def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> None:
+    if isinstance(outcome, Completed):
+        if log.isEnabledFor(logging.INFO):
+            log.info("job %s %s succeeded in %.1f ms", lease.job_id, _name(lease), elapsed * 1000)
+    elif isinstance(outcome, RetryAt):
+        log.warning(
+            "job %s %s failed on attempt %d/%d (%s: %s); retry in %.1f s",
+            lease.job_id,
+            _name(lease),
+            lease.attempt,
+            lease.max_attempts,
+            outcome.error.type,
+            outcome.error.message,
+            max(0.0, outcome.run_at - now),
+        )
+    else:
+        log.error(
+            "job %s %s failed for good on attempt %d/%d: %s: %s",
+            lease.job_id,
+            _name(lease),
+            lease.attempt,
+            lease.max_attempts,
+            outcome.error.type,
+            outcome.error.message,
+        )
 
 
 def _name(lease: Lease) -> str:

@@ -167,3 +167,73 @@ async def async_context() -> list[object]:
     await asyncio.sleep(0)
     ctx = current_job()
     return [ctx.id, ctx.name, ctx.attempt]
+
+
+# --- jobs of the production-worker suite (tests/worker) -----------------------------------------------------------
+
+
+@job(name="tests.chaos_record", max_attempts=10, backoff=0)
+def chaos_record(key: str, pause_s: float = 0.01) -> str:
+    """Record ``key`` between two short pauses, so a kill may land before or after the record (both happen)."""
+    time.sleep(pause_s / 2)
+    record(key)
+    time.sleep(pause_s / 2)
+    return key
+
+
+@job(name="tests.poison_pill", max_attempts=3, backoff=0)
+def poison_pill() -> None:
+    """Kills its own worker process, every time, without any exception or cleanup."""
+    os._exit(3)
+
+
+@job(name="tests.busy_loop", timeout=1, max_attempts=1)
+def busy_loop(seconds: float = 60) -> None:
+    """Pure Python work with no I/O: the soft timeout interrupts it between bytecodes."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+@job(name="tests.stubborn_loop", timeout=1, max_attempts=1)
+def stubborn_loop(seconds: float = 60) -> None:
+    """A busy loop that swallows ``JobTimeout`` (as careless code does): only killing its process stops it."""
+    from tasks import JobTimeout
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            while time.monotonic() < end:
+                pass
+        except JobTimeout:
+            pass
+
+
+@job(name="tests.async_blocker", timeout=1, max_attempts=1)
+async def async_blocker(seconds: float = 60) -> None:
+    """An async job that blocks its event loop (a sync call inside it): cancellation cannot reach it."""
+    time.sleep(seconds)
+
+
+@job(name="tests.sleep_then_record", max_attempts=3, backoff=0)
+def sleep_then_record(key: str, seconds: float = 2.0) -> str:
+    """Record ``key`` only once ``seconds`` have passed: a job stopped earlier leaves no trace."""
+    time.sleep(seconds)
+    return record(key)
+
+
+@job(name="tests.async_nap", max_attempts=1)
+async def async_nap(key: str, seconds: float = 1.0) -> str:
+    await asyncio.sleep(seconds)
+    return record(key)
+
+
+@job(name="tests.outage_job", max_attempts=2, backoff=0)
+def outage_job(key: str, seconds: float, fail_attempts: int = 0) -> int:
+    """Sleep, record ``key:attempt``, then fail on the first ``fail_attempts`` attempts (ValueError)."""
+    time.sleep(seconds)
+    attempt = current_job().attempt
+    record(f"{key}:{attempt}")
+    if attempt <= fail_attempts:
+        raise ValueError(f"{key} fails on attempt {attempt}")
+    return attempt

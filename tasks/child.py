@@ -1,0 +1,150 @@
+"""One worker process of the pool: a ``Worker`` that reports what it holds to its supervisor over a pipe.
+
+The supervisor learns, as they happen, which leases this process holds, which job it runs and until when,
+and when each outcome is written; so when this process dies (a crash, ``os._exit``, the OOM killer, a hard
+timeout) the supervisor fails the running job as one attempt and releases the rest at once, instead of
+waiting for their leases to expire. When the supervisor dies, the pipe reaches end-of-file and this process
+stops gracefully: it finishes the jobs it runs, releases those not started, and exits.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from . import config
+from .model import Lease
+from .worker import Worker, WorkerSettings
+
+log = logging.getLogger("tasks.worker")
+
+#: Message kinds, child -> supervisor. Each message is a tuple ``(kind, *fields)``.
+HELLO, RESERVED, STARTED, FINISHED, SETTLED = "hello", "reserved", "started", "finished", "settled"
+#: Message kinds, supervisor -> child.
+STOP = "stop"
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """Everything a freshly spawned worker process needs (it shares no memory with the supervisor)."""
+
+    slot: int
+    modules: tuple[str, ...]
+    url: str
+    prefix: str
+    secret: str | None
+    queues: tuple[str, ...]
+    lease_s: float
+    prefetch: int
+    burst: bool
+    async_concurrency: int
+    log_level: int
+    supervisor_pid: int
+
+
+class PipeReporter:
+    """``WorkerEvents`` sent to the supervisor; any thread may report (sends are serialised by a lock).
+
+    If the pipe breaks, the supervisor is gone: ``on_lost`` is called once (it stops the worker).
+    """
+
+    def __init__(self, conn: Connection, on_lost: Any) -> None:
+        self.conn = conn
+        self.on_lost = on_lost
+        self._lock = threading.Lock()
+        self._broken = False
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self._lock:
+            if self._broken:
+                return
+            try:
+                self.conn.send(message)
+            except (OSError, ValueError):
+                self._broken = True
+        if self._broken:
+            self.on_lost()
+
+    def reserved(self, leases: Sequence[Lease]) -> None:
+        self.send((RESERVED, list(leases)))
+
+    def started(self, lease: Lease, deadline: float | None) -> None:
+        self.send((STARTED, lease.job_id, deadline))
+
+    def finished(self, job_id: str) -> None:
+        self.send((FINISHED, job_id))
+
+    def settled(self, job_ids: Sequence[str]) -> None:
+        self.send((SETTLED, list(job_ids)))
+
+
+def child_main(spec: ChildSpec, conn: Connection) -> None:
+    """The entry point of a spawned worker process (``multiprocessing`` spawn context)."""
+    logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
+    config.configure(url=spec.url, prefix=spec.prefix, secret=spec.secret)
+    for name in spec.modules:
+        importlib.import_module(name)
+    settings = WorkerSettings(
+        queues=list(spec.queues),
+        lease_s=spec.lease_s,
+        prefetch=spec.prefetch,
+        burst=spec.burst,
+        secret=spec.secret,
+        async_concurrency=spec.async_concurrency,
+        extra={"supervisor_pid": spec.supervisor_pid, "slot": spec.slot},
+    )
+    holder: list[Worker] = []
+    reporter = PipeReporter(conn, on_lost=lambda: _supervisor_gone(holder))
+    worker = Worker(config.get_backend(), settings, events=reporter)
+    holder.append(worker)
+    _install_signals(worker)
+    reporter.send((HELLO, settings.worker_id))
+    threading.Thread(target=_watch_supervisor, args=(conn, worker), name="tasks-supervisor-watch", daemon=True).start()
+    sys.exit(worker.run())
+
+
+def _watch_supervisor(conn: Connection, worker: Worker) -> None:
+    """Obey ``stop``; at end-of-file (the supervisor died, even by SIGKILL) stop gracefully on our own."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            _supervisor_gone([worker])
+            return
+        if message == (STOP,):
+            worker.stop()
+
+
+def _supervisor_gone(holder: Sequence[Worker]) -> None:
+    for worker in holder:
+        if not worker.stopping:
+            log.warning("supervisor gone: finishing running jobs, releasing the rest, exiting")
+            worker.stop()
+
+
+def _install_signals(worker: Worker) -> None:
+    """SIGTERM/SIGINT stop gracefully (a terminal's Ctrl-C reaches the whole pool); a second SIGINT exits now."""
+    interrupts = 0
+
+    def on_signal(signum: int, frame: Any) -> None:
+        nonlocal interrupts
+        if signum == signal.SIGINT:
+            interrupts += 1
+            if interrupts > 1:
+                os._exit(130)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def spec_for(base: ChildSpec, slot: int) -> ChildSpec:
+    return replace(base, slot=slot)

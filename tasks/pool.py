@@ -1,0 +1,367 @@
+"""The process pool: one supervisor and N long-lived worker processes (no fork per job).
+
+The supervisor runs no job. It keeps, from each child's reports (``tasks.child``), the leases the child
+holds and the job it runs with that job's deadline, and it:
+
+- restarts a child that died and logs why (exit code or signal);
+- on a child's death, fails the job it was running as one attempt (the retry policy then applies, so a job
+  that kills its process every time reaches the failed set after ``max_attempts``) and releases the jobs
+  it had reserved but not started, at once, without waiting for their leases;
+- enforces hard timeouts: a job still running ``grace`` seconds past its timeout gets its process killed
+  (SIGKILL) and replaced, and the attempt fails with ``JobTimeout``;
+- renews the leases of every live child too, so a job stuck in C code holding the GIL (which starves the
+  child's own heartbeat thread) does not lose its lease while its process is alive;
+- on SIGTERM/SIGINT, tells every child to stop, waits up to ``grace`` seconds, then kills what still runs
+  and puts those jobs back without charging the attempt. A second SIGINT exits at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from . import executor
+from .backends.base import Backend
+from .child import FINISHED, HELLO, RESERVED, SETTLED, STARTED, STOP, ChildSpec, child_main, spec_for
+from .errors import BackendUnavailable, JobTimeout
+from .model import Completed, Dead, Lease, Outcome
+
+log = logging.getLogger("tasks.pool")
+
+#: How often the supervisor looks at deadlines, deaths and signals when no child reports anything.
+TICK_S = 0.1
+#: Restart delays for a child that dies before it could start working (a broken import, say): doubling.
+RESTART_FIRST_S, RESTART_MAX_S = 0.5, 10.0
+#: How long a stopping supervisor keeps trying to release jobs while the datastore is away.
+FINAL_WRITE_S = 5.0
+
+
+class WorkerCrashed(Exception):
+    """The attempt's worker process died while running it (the error recorded on the job)."""
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The supervisor's own settings; ``child`` is the template every worker process starts from."""
+
+    child: ChildSpec
+    concurrency: int
+    grace_s: float = 30.0
+
+
+@dataclass
+class ChildHandle:
+    """The supervisor's view of one worker process, kept up to date from its reports."""
+
+    slot: int
+    process: BaseProcess
+    conn: Connection
+    worker_id: str = ""
+    held: dict[str, Lease] = field(default_factory=dict)
+    running: dict[str, float | None] = field(default_factory=dict)  # job id -> deadline (monotonic)
+    killed_for: str = ""  # "" (died on its own), "timeout" or "shutdown"
+    timed_out: set[str] = field(default_factory=set)
+    conn_open: bool = True
+
+    def apply(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == RESERVED:
+            self.held.update((lease.job_id, lease) for lease in message[1])
+        elif kind == STARTED:
+            self.running[message[1]] = message[2]
+        elif kind == FINISHED:
+            self.running.pop(message[1], None)
+        elif kind == SETTLED:
+            for job_id in message[1]:
+                self.held.pop(job_id, None)
+        elif kind == HELLO:
+            self.worker_id = message[1]
+
+
+class Supervisor:
+    """Runs the pool until stopped (or, in burst mode, until every child has drained its queues)."""
+
+    def __init__(self, backend: Backend, settings: PoolSettings) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.lease_s = settings.child.lease_s
+        self._context = multiprocessing.get_context("spawn")
+        self._children: dict[int, ChildHandle] = {}
+        self._restart_at: dict[int, float] = {}
+        self._early_deaths: dict[int, int] = {}
+        self._writes: list[tuple[Lease, Outcome | None]] = []  # None: release
+        self._stopping = False
+        self._grace_deadline = 0.0
+        self._next_extend = 0.0
+        self._interrupts = 0
+
+    # --- public ----------------------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start the children and supervise them; returns the exit status (0 after a graceful stop or a burst)."""
+        for slot in range(self.settings.concurrency):
+            self._spawn(slot)
+        while self._children or self._restart_at:
+            self._wait_and_read(TICK_S)
+            self._reap()
+            self._restart_due()
+            self._enforce_deadlines()
+            self._extend_leases()
+            self._write_pending()
+        self._write_pending(final=True)
+        log.info("pool stopped")
+        return 0
+
+    def stop(self) -> None:
+        """Graceful stop: children stop taking jobs; what still runs after ``grace`` is killed and put back."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._restart_at.clear()
+        self._grace_deadline = time.monotonic() + self.settings.grace_s
+        log.info("stopping: running jobs have %.0f s to finish, then go back to their queue", self.settings.grace_s)
+        for child in self._children.values():
+            self._send(child, (STOP,))
+
+    def halt(self) -> None:
+        """Stop at once: kill every child and exit; leases bring their jobs back."""
+        log.warning("second interrupt: killing worker processes now; leases will bring their jobs back")
+        for child in self._children.values():
+            _kill(child.process)
+        os._exit(130)
+
+    def install_signals(self) -> None:
+        """SIGTERM/SIGINT: ``stop``; a second SIGINT: ``halt``."""
+
+        def on_signal(signum: int, frame: Any) -> None:
+            if signum == signal.SIGINT:
+                self._interrupts += 1
+                if self._interrupts > 1:
+                    self.halt()
+            log.info("%s received", signal.Signals(signum).name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+
+    # --- children --------------------------------------------------------------------------------------------
+
+    def _spawn(self, slot: int) -> None:
+        here, there = self._context.Pipe(duplex=True)
+        spec = spec_for(self.settings.child, slot)
+        process = self._context.Process(target=child_main, args=(spec, there), name=f"tasks-worker-{slot}")
+        process.start()
+        there.close()
+        self._children[slot] = ChildHandle(slot, process, here)
+        log.info("worker process %s started (slot %d)", process.pid, slot)
+
+    def _wait_and_read(self, timeout_s: float) -> None:
+        """Block until a child reports or dies (or ``timeout_s``), then read every report waiting."""
+        handles: list[Any] = [c.conn for c in self._children.values() if c.conn_open]
+        handles += [c.process.sentinel for c in self._children.values()]
+        if handles:
+            wait(handles, timeout_s)
+        else:
+            time.sleep(timeout_s)
+        for child in self._children.values():
+            self._read(child)
+
+    def _read(self, child: ChildHandle) -> None:
+        try:
+            while child.conn_open and child.conn.poll():
+                child.apply(child.conn.recv())
+        except (EOFError, OSError):
+            child.conn_open = False
+
+    def _send(self, child: ChildHandle, message: tuple[Any, ...]) -> None:
+        with contextlib.suppress(OSError, ValueError):  # it is dying: ``_reap`` will see it
+            child.conn.send(message)
+
+    def _reap(self) -> None:
+        """Settle the jobs of every child that died, and schedule its replacement."""
+        for slot, child in list(self._children.items()):
+            if child.process.exitcode is None:
+                continue
+            self._read(child)
+            child.conn.close()
+            child.process.join()
+            del self._children[slot]
+            self._settle_dead(child)
+            self._schedule_restart(child)
+
+    def _settle_dead(self, child: ChildHandle) -> None:
+        """Fail the running job as one attempt (or for its timeout); put every other held job back."""
+        code = child.process.exitcode or 0
+        cause = _describe_exit(code)
+        if code != 0 or child.killed_for:
+            log.log(
+                logging.INFO if child.killed_for == "shutdown" else logging.ERROR,
+                "worker process %s (slot %d) %s%s; it held %d job(s), %d running",
+                child.process.pid,
+                child.slot,
+                cause,
+                f" (killed for {child.killed_for})" if child.killed_for else "",
+                len(child.held),
+                len(child.running),
+            )
+        now = time.time()
+        for job_id, lease in child.held.items():
+            self._writes.append((lease, self._lost_outcome(child, job_id, lease, cause, now)))
+        if child.worker_id:
+            self._unregister(child.worker_id)
+
+    def _lost_outcome(self, child: ChildHandle, job_id: str, lease: Lease, cause: str, now: float) -> Outcome | None:
+        """What a dead child's job becomes: ``None`` (put back, attempt uncounted) or a failed attempt."""
+        if job_id not in child.running or child.killed_for == "shutdown":
+            return None
+        if child.killed_for == "timeout":
+            if job_id not in child.timed_out:
+                return None  # a bystander of another job's hard timeout
+            grace = self.settings.grace_s
+            error: Exception = JobTimeout(f"still running {grace:g} s after its timeout: its process was killed")
+        else:
+            error = WorkerCrashed(f"worker process {child.process.pid} {cause} while running attempt {lease.attempt}")
+        return lost_attempt(lease, error, secret=self.settings.child.secret, now=now)
+
+    def _schedule_restart(self, child: ChildHandle) -> None:
+        if self._stopping or (self.settings.child.burst and child.process.exitcode == 0):
+            return
+        if child.worker_id:
+            self._early_deaths[child.slot] = 0
+            delay = 0.0
+        else:  # died before it could say hello: back off, or a broken child would spin
+            deaths = self._early_deaths.get(child.slot, 0) + 1
+            self._early_deaths[child.slot] = deaths
+            delay = min(RESTART_FIRST_S * 2 ** (deaths - 1), RESTART_MAX_S)
+            log.error("worker process died while starting; next start in %.1f s", delay)
+        self._restart_at[child.slot] = time.monotonic() + delay
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        for slot, when in list(self._restart_at.items()):
+            if when <= now and not self._stopping:
+                del self._restart_at[slot]
+                self._spawn(slot)
+
+    # --- deadlines and leases --------------------------------------------------------------------------------
+
+    def _enforce_deadlines(self) -> None:
+        """Kill a child whose job outlived its timeout by ``grace``; or every child once the stop grace is over."""
+        now = time.monotonic()
+        if self._stopping and now >= self._grace_deadline:
+            for child in self._children.values():
+                if not child.killed_for:
+                    child.killed_for = "shutdown"
+                    log.warning("grace over: killing worker process %s; its jobs go back", child.process.pid)
+                    _kill(child.process)
+            return
+        for child in self._children.values():
+            late = [j for j, d in child.running.items() if d is not None and now > d + self.settings.grace_s]
+            if late and not child.killed_for:
+                child.killed_for = "timeout"
+                child.timed_out.update(late)
+                log.error(
+                    "job(s) %s still running %.1f s past their timeout: killing worker process %s",
+                    ", ".join(late),
+                    self.settings.grace_s,
+                    child.process.pid,
+                )
+                _kill(child.process)
+
+    def _extend_leases(self) -> None:
+        """Renew the leases of live children (their own heartbeat does too; see the module docstring)."""
+        now = time.monotonic()
+        if now < self._next_extend:
+            return
+        self._next_extend = now + max(self.lease_s / 3, 0.05)
+        leases = [lease for c in self._children.values() if c.process.exitcode is None for lease in c.held.values()]
+        if not leases:
+            return
+        try:
+            self.backend.extend(leases, now=time.time(), lease_s=self.lease_s)
+        except BackendUnavailable as exc:
+            log.warning("supervisor could not renew leases: %s", exc)
+
+    # --- writes for dead children ----------------------------------------------------------------------------
+
+    def _write_pending(self, *, final: bool = False) -> None:
+        """Write the failures and releases of dead children's jobs; kept while the datastore is away."""
+        deadline = time.monotonic() + (FINAL_WRITE_S if final else 0.0)
+        while self._writes:
+            try:
+                self._write_one(*self._writes[0])
+            except BackendUnavailable as exc:
+                if time.monotonic() >= deadline:
+                    if final:
+                        log.warning(
+                            "backend unavailable (%s): %d job(s) will come back when their leases expire",
+                            exc,
+                            len(self._writes),
+                        )
+                    return
+                time.sleep(0.2)
+                continue
+            self._writes.pop(0)
+
+    def _write_one(self, lease: Lease, outcome: Outcome | None) -> None:
+        now = time.time()
+        if outcome is None:
+            ok = self.backend.release(lease, now=now)
+            what = "put back on its queue"
+        else:
+            ok = executor.apply_outcome(self.backend, lease, outcome, now=now)
+            what = "failed for good" if isinstance(outcome, Dead) else "will be retried"
+            log.warning(
+                "job %s: attempt %d lost with its process (%s); %s",
+                lease.job_id,
+                lease.attempt,
+                _error_text(outcome),
+                what,
+            )
+        if not ok:
+            log.info(
+                "job %s: already settled by its worker (or its lease expired); nothing to %s",
+                lease.job_id,
+                "release" if outcome is None else "fail",
+            )
+
+    def _unregister(self, worker_id: str) -> None:
+        with contextlib.suppress(BackendUnavailable):  # else its entry expires with its heartbeat
+            self.backend.unregister_worker(worker_id)
+
+
+def lost_attempt(lease: Lease, error: Exception, *, secret: str | None, now: float) -> Outcome:
+    """The outcome of an attempt whose process died: ``error`` goes through the job's own retry policy."""
+    prepared = executor.prepare(lease, secret)
+    if isinstance(prepared, Dead):
+        return prepared
+    envelope, definition = prepared
+    attempt = executor.Attempt(error=error)
+    return executor.conclude(attempt, lease=lease, envelope=envelope, definition=definition, secret=secret, now=now)
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def _error_text(outcome: Outcome) -> str:
+    return "completed" if isinstance(outcome, Completed) else f"{outcome.error.type}: {outcome.error.message}"
+
+
+def _kill(process: BaseProcess) -> None:
+    if process.pid is not None and process.exitcode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)

@@ -1,0 +1,171 @@
+"""Fixtures of the production-worker suite: real pools in real processes, and ways to look inside Redis.
+
+Every pool is ``python -m tasks worker tests.jobs ...`` started in a session of its own, so a test can
+signal the supervisor alone (``os.kill``) or the supervisor with its children (``os.killpg``); whatever a
+test leaves running is killed at teardown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from tasks.backends.redis import RedisBackend
+from tasks.backends.redis.keys import Keys
+from tests.support.processes import start_tasks
+from tests.support.waiting import wait_until
+
+
+@dataclass
+class Pool:
+    """A running ``python -m tasks worker`` and its log file."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+    def kill_group(self) -> None:
+        """SIGKILL the supervisor and every worker process at once: a machine losing power, as far as we know."""
+        os.killpg(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+
+class Pools:
+    """Starts pools for one test, under its URL and prefix, and kills whatever is left at teardown."""
+
+    def __init__(self, url: str, prefix: str, directory: Path, record: Path) -> None:
+        self.url, self.prefix, self.directory, self.record = url, prefix, directory, record
+        self.started: list[Pool] = []
+
+    def start(self, *args: str, url: str | None = None) -> Pool:
+        log = self.directory / f"pool-{len(self.started)}.log"
+        process = start_tasks(
+            ["worker", "tests.jobs", *args],
+            url=url or self.url,
+            prefix=self.prefix,
+            log=log,
+            TASKS_TEST_RECORD=str(self.record),
+        )
+        pool = Pool(process, log)
+        self.started.append(pool)
+        return pool
+
+    def cleanup(self) -> None:
+        for pool in self.started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pool.pid, signal.SIGKILL)
+            pool.process.wait(timeout=10)
+
+
+@pytest.fixture
+def record_file(tmp_path: Path) -> Path:
+    return tmp_path / "record.txt"
+
+
+@pytest.fixture
+def pools(redis_app: str, prefix: str, tmp_path: Path, record_file: Path) -> Iterator[Pools]:
+    """Pools on the shared Redis under this test's prefix (the test process is configured the same way)."""
+    started = Pools(redis_app, prefix, tmp_path, record_file)
+    yield started
+    started.cleanup()
+
+
+def records(path: Path) -> list[str]:
+    """Every line jobs recorded, one per run (a job that ran twice appears twice)."""
+    return path.read_text().split() if path.exists() else []
+
+
+def duplicates(path: Path) -> dict[str, int]:
+    return {key: n for key, n in Counter(records(path)).items() if n > 1}
+
+
+class Inspector:
+    """Reads job hashes and queue keys straight from Redis, as the wire protocol lays them out."""
+
+    def __init__(self, backend: RedisBackend, queue: str = "default") -> None:
+        self.client: redis.Redis[str] = backend.client
+        self.keys = Keys(backend.keys.prefix).queue(queue)
+
+    def fields(self, ids: Sequence[str], *names: str) -> list[list[str | None]]:
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hmget(self.keys.job(job_id), list(names))
+        return list(pipe.execute())
+
+    def states(self, ids: Sequence[str]) -> Counter[str]:
+        return Counter(str(state) for (state,) in self.fields(ids, "state"))
+
+    def all_in(self, ids: Sequence[str], state: str) -> bool:
+        return self.states(ids) == Counter({state: len(ids)})
+
+    def leased(self) -> list[str]:
+        return list(self.client.zrange(self.keys.leases, 0, -1))
+
+    def held_by(self, pids: Iterable[int]) -> list[str]:
+        """Ids of the leased jobs whose lease was taken by one of the processes ``pids``."""
+        ids = self.leased()
+        wanted = {str(pid) for pid in pids}
+        return [i for i, (worker,) in zip(ids, self.fields(ids, "worker")) if worker and worker.split(":")[1] in wanted]
+
+
+@pytest.fixture
+def inspector(redis_backend: RedisBackend) -> Inspector:
+    return Inspector(redis_backend)
+
+
+def worker_pids(backend: RedisBackend, supervisor_pid: int) -> list[int]:
+    """Pids of the live worker processes of one supervisor, as they announce themselves."""
+    return sorted(
+        w.pid for w in backend.workers(now=time.time()) if w.extra.get("supervisor_pid") == supervisor_pid
+    )
+
+
+def wait_for_workers(backend: RedisBackend, pool: Pool, count: int, timeout: float = 20) -> list[int]:
+    return wait_until(
+        lambda: (pids if len(pids := worker_pids(backend, pool.pid)) == count else None),
+        timeout=timeout,
+        interval=0.05,
+        message=f"{count} worker processes of supervisor {pool.pid} registered",
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def timed(action: Callable[[], object]) -> float:
+    began = time.monotonic()
+    action()
+    return time.monotonic() - began

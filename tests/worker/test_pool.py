@@ -1,0 +1,139 @@
+"""The pool: a supervisor and long-lived worker processes, restarted when they die, visible in ``workers``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tasks import bulk
+from tasks.backends.redis import RedisBackend
+from tests import jobs
+from tests.support.processes import run_tasks
+from tests.support.waiting import wait_until
+from tests.worker.conftest import Inspector, Pools, alive, duplicates, records, wait_for_workers, worker_pids
+
+pytestmark = [pytest.mark.redis]
+
+
+@pytest.mark.timeout(60)
+def test_a_burst_pool_drains_every_queue_and_exits_0(pools: Pools, inspector: Inspector) -> None:
+    # Given 300 sync jobs and 20 async ones
+    with bulk():
+        handles = [jobs.record.delay(f"s{i}") for i in range(300)]
+        handles += [jobs.async_nap.delay(f"a{i}", 0.05) for i in range(20)]
+
+    # When a pool of 2 runs in burst mode
+    pool = pools.start("--concurrency", "2", "--burst")
+
+    # Then it exits 0 once all ran, each exactly once, and holds no lease
+    assert pool.wait(timeout=45) == 0, pool.log_text()
+    assert inspector.all_in([h.id for h in handles], "succeeded")
+    assert len(records(pools.record)) == 320 and not duplicates(pools.record)
+    assert inspector.leased() == []
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_worker_process_is_replaced_and_the_reason_logged(
+    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
+) -> None:
+    # Given a pool of 2 processes
+    pool = pools.start("--concurrency", "2")
+    first = wait_for_workers(redis_backend, pool, 2)
+
+    # When one of them is killed with SIGKILL
+    os.kill(first[0], signal.SIGKILL)
+
+    # Then the supervisor says why and starts another; the pool keeps serving
+    wait_until(lambda: "was killed by SIGKILL" in pool.log_text(), timeout=10, message="death logged")
+    now = wait_until(
+        lambda: (p if len(p := worker_pids(redis_backend, pool.pid)) == 2 and first[0] not in p else None),
+        timeout=20,
+        interval=0.05,
+        message="a replacement registered and the dead one unregistered",
+    )
+    assert first[1] in now
+    handle = jobs.add.delay(2, 2)
+    assert handle.result(timeout=20) == 4
+
+
+@pytest.mark.timeout(60)
+def test_workers_lists_each_process_with_its_supervisor_queues_counts_and_current_job(
+    pools: Pools, redis_backend: RedisBackend, redis_url: str, prefix: str
+) -> None:
+    # Given a pool of 2 with a short lease (so heartbeats come every 0.5 s) that has run 5 jobs
+    pool = pools.start("--concurrency", "2", "--lease", "1.5", "--queues", "default", "--grace", "1")
+    pids = wait_for_workers(redis_backend, pool, 2)
+    for handle in [jobs.add.delay(i, i) for i in range(5)]:
+        handle.result(timeout=20)
+    # ... and runs a long one now
+    long = jobs.sleep_then_record.delay("long", 30)
+    wait_until(
+        lambda: any(long.id in w.current_jobs for w in redis_backend.workers(now=time.time())),
+        timeout=10,
+        message="the running job shows in the worker list",
+    )
+
+    # When we list the workers
+    listing = run_tasks(["workers", "tests.jobs"], url=redis_url, prefix=prefix)
+
+    # Then each process shows with host, supervisor, pid, queues, start time, jobs done and its current job
+    assert listing.returncode == 0, listing.stderr
+    out = listing.stdout
+    assert "2 live worker process(es)" in out
+    lines = {int(line.split()[3]): line for line in out.splitlines()[1:-1]}
+    assert sorted(lines) == pids
+    for line in lines.values():
+        fields = line.split()
+        assert fields[1] == os.uname().nodename and fields[2] == str(pool.pid) and fields[4] == "default"
+    assert sum(w.jobs_done for w in redis_backend.workers(now=time.time())) >= 5
+    assert sum(long.id in line for line in lines.values()) == 1
+
+    # And a stopped pool leaves the list at once (the long job's process after the 1 s grace)
+    pool.signal(signal.SIGTERM)
+    assert pool.wait(timeout=10) == 0
+    assert worker_pids(redis_backend, pool.pid) == []
+
+
+@pytest.mark.timeout(60)
+def test_async_jobs_share_one_process_while_sync_jobs_keep_running(pools: Pools, inspector: Inspector) -> None:
+    # Given one worker process allowed 10 async jobs in flight
+    pool = pools.start("--concurrency", "1", "--async-concurrency", "10")
+
+    # When 10 async jobs of 2 s and then a sync job are dispatched
+    naps = [jobs.async_nap.delay(f"nap{i}", 2.0) for i in range(10)]
+    wait_until(lambda: inspector.states([h.id for h in naps])["running"] == 10, timeout=20, interval=0.05)
+    began = time.monotonic()
+    quick = jobs.add.delay(1, 1)
+
+    # Then the sync job does not wait for them, and all 10 finish together (not one after another)
+    assert quick.result(timeout=10) == 2
+    assert time.monotonic() - began < 1.5
+    wait_until(lambda: inspector.all_in([h.id for h in naps], "succeeded"), timeout=10, interval=0.05)
+    assert time.monotonic() - began < 5
+    assert pool.process.poll() is None
+
+
+@pytest.mark.timeout(60)
+def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
+    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
+) -> None:
+    # Given a pool whose 2 processes each run a 3 s job, with more jobs queued behind them
+    pool = pools.start("--concurrency", "2")
+    pids = wait_for_workers(redis_backend, pool, 2)
+    running = [jobs.sleep_then_record.delay(f"r{i}", 3) for i in range(2)]
+    wait_until(lambda: inspector.states([h.id for h in running])["running"] == 2, timeout=10, interval=0.05)
+    queued = [jobs.add.delay(i, 1) for i in range(5)]
+
+    # When the supervisor alone is killed with SIGKILL
+    pool.signal(signal.SIGKILL)
+    pool.wait(timeout=5)
+
+    # Then each process finishes its job, takes no other, and exits
+    wait_until(lambda: not any(alive(pid) for pid in pids), timeout=15, interval=0.05, message="children exited")
+    assert inspector.all_in([h.id for h in running], "succeeded")
+    assert sorted(records(pools.record)) == ["r0", "r1"]
+    assert inspector.states([h.id for h in queued])["queued"] == 5
+    assert inspector.leased() == []
