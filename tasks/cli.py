@@ -236,6 +236,9 @@ def run_queues(args: argparse.Namespace) -> int:
 def run_failed(args: argparse.Namespace) -> int:
     from .queue import FailedRecord
 
+    if args.queue is None and args.modules:
+        # argparse hands every word to MODULE... before the optional QUEUE: as for retry and clear, the last is QUEUE
+        args.queue = registry.check_queue_name(args.modules.pop())
     backend = _backend(args)
     rows = [("queue", "id", "name", "attempts", "error", "failed at")]
     for name in [args.queue] if args.queue else _queue_names(backend):

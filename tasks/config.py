@@ -43,7 +43,7 @@ _backend: Backend | None = None
 def configure(*, url: str | None = None, prefix: str | None = None, secret: str | None = None) -> Settings:
     """Set any of ``url``, ``prefix``, ``secret`` for this process; drops the backend built from older settings."""
     global _backend
-    if prefix is not None and not _PREFIX_RE.match(prefix):
+    if prefix is not None and not _PREFIX_RE.fullmatch(prefix):
         raise ConfigurationError(f"prefix {prefix!r} may hold only letters, digits, '_', '.' and '-'")
     if url is not None:
         normalize_url(url)  # fail now, not at the first dispatch

@@ -78,8 +78,9 @@ def default_name(func: Callable[..., Any]) -> str:
 
 
 def check_queue_name(queue: str) -> str:
-    if not isinstance(queue, str) or not QUEUE_NAME_RE.match(queue):
-        raise ValueError(
+    if not isinstance(queue, str) or not QUEUE_NAME_RE.fullmatch(queue):
+        # ConfigurationError is a ValueError; the CLI reports it as a one-line error, not a traceback
+        raise ConfigurationError(
             f"queue name {queue!r} is not valid: use 1-100 letters, digits, '_', '.' or '-' (e.g. 'emails')"
         )
     return queue

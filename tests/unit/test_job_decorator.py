@@ -110,6 +110,8 @@ def test_decorating_twice_is_refused() -> None:
         ({"queue": "bad queue!"}, ValueError, "letters, digits"),
         ({"queue": ""}, ValueError, "letters, digits"),
         ({"queue": "{emails}"}, ValueError, "letters, digits"),
+        ({"queue": "emails\n"}, ValueError, "letters, digits"),
+        ({"queue": "x" * 101}, ValueError, "letters, digits"),
         ({"backoff": -1}, ValueError, "backoff must be >= 0"),
         ({"backoff": [1, -2]}, ValueError, "every backoff step"),
         ({"backoff": []}, ValueError, "at least one delay"),

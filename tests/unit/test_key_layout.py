@@ -8,6 +8,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import pytest
+
+from tasks import ConfigurationError, configure
 from tasks.backends.redis.keys import Keys, QueueKeys
 
 GOLDEN_QUEUE = {
@@ -61,3 +64,10 @@ def test_no_key_has_an_empty_segment() -> None:
     every = [*dataclasses.asdict(qk).values(), qk.job("id"), keys.queues, keys.cron_ticks, keys.workers]
     every.append(keys.worker("w"))
     assert not [k for k in every if "::" in k]
+
+
+@pytest.mark.parametrize("prefix", ["my app", "app{1}", "tasks\n", "a:b", ""])
+def test_a_prefix_that_would_break_the_layout_is_refused(prefix: str) -> None:
+    # A brace would steal the hash tag, a colon or a space would make keys ambiguous
+    with pytest.raises(ConfigurationError, match="prefix"):
+        configure(prefix=prefix)

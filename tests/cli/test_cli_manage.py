@@ -1,0 +1,186 @@
+"""``queues``, ``failed``, ``retry``, ``clear`` as real processes: each prints what it found or touched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tasks import JobHandle, queue
+from tests import jobs
+from tests.cli.conftest import table, tasks_cli
+from tests.support.redis_server import free_port
+from tests.unit.helpers import drain
+
+pytestmark = pytest.mark.timeout(60)
+
+Cli = Callable[..., "tuple[int, str, str]"]
+
+
+@pytest.fixture
+def cli(redis_app: str, prefix: str) -> Cli:
+    """``python -m tasks ARGS`` on the test's prefix of the real Redis: (exit status, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        done = tasks_cli(list(args), url=redis_app, prefix=prefix)
+        return done.returncode, done.stdout, done.stderr
+
+    return run
+
+
+def failed_jobs(count: int, queue_name: str = "default") -> list[JobHandle[None]]:
+    handles = [jobs.fail_for_good.on(queue_name).delay() for _ in range(count)]
+    drain([queue_name])
+    return handles
+
+
+def test_queues_lists_every_queue_with_its_counts(cli: Cli) -> None:
+    # Given two ready and one scheduled job on emails, and two failed ones on default
+    jobs.add.on("emails").delay(1, 1)
+    jobs.add.on("emails").delay(2, 2)
+    jobs.add.on("emails").later(3600, 3, 3)
+    failed_jobs(2)
+
+    # When the queues are listed
+    status, out, err = cli("queues")
+
+    # Then each queue shows ready, scheduled, running and failed
+    assert status == 0, err
+    rows = table(out)
+    assert rows[0] == ["queue", "ready", "scheduled", "running", "failed"]
+    by_name = {row[0]: row[1:] for row in rows[1:]}
+    assert by_name["emails"] == ["2", "1", "0", "0"]
+    assert by_name["default"] == ["0", "0", "0", "2"]
+
+
+def test_queues_also_lists_the_queues_of_the_loaded_modules(cli: Cli) -> None:
+    status, out, _ = cli("queues", "tests.jobs")
+    assert status == 0
+    assert ["default", "0", "0", "0", "0"] in table(out)
+
+
+def test_failed_lists_each_failed_job_with_its_error(cli: Cli) -> None:
+    # Given failed jobs on two queues
+    [on_default] = failed_jobs(1)
+    [on_emails] = failed_jobs(1, "emails")
+
+    # When every failed job is listed
+    status, out, err = cli("failed")
+
+    # Then each shows its queue, id, name, attempts and error
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["queue", "id", "name", "attempts", "error", "failed", "at"]
+    [default_line] = [line for line in lines if on_default.id in line]
+    assert default_line.split()[:4] == ["default", on_default.id, "tests.fail_for_good", "1"]
+    assert "Fail: card declined" in default_line
+    assert any(on_emails.id in line and line.startswith("emails") for line in lines)
+
+
+def test_failed_for_one_queue_lists_only_that_queue(cli: Cli) -> None:
+    failed_jobs(1)
+    [on_emails] = failed_jobs(1, "emails")
+    status, out, _ = cli("failed", "emails")
+    assert status == 0
+    rows = table(out)[1:]
+    assert [row[1] for row in rows] == [on_emails.id]
+
+    # And job modules may come first, as for retry and clear: the last word is the queue
+    status, out, _ = cli("failed", "tests.jobs", "emails")
+    assert status == 0
+    assert [row[1] for row in table(out)[1:]] == [on_emails.id]
+
+
+def test_failed_respects_the_limit(cli: Cli) -> None:
+    failed_jobs(4)
+    status, out, _ = cli("failed", "default", "--limit", "2")
+    assert status == 0
+    assert len(table(out)) == 1 + 2
+
+
+def test_failed_with_nothing_failed_prints_only_the_header(cli: Cli) -> None:
+    status, out, _ = cli("failed", "default")
+    assert status == 0
+    assert len(table(out)) == 1
+
+
+def test_retry_with_ids_moves_only_those_back(cli: Cli) -> None:
+    # Given three failed jobs
+    handles = failed_jobs(3)
+
+    # When two of them are retried by id
+    status, out, err = cli("retry", "default", "--id", handles[0].id, "--id", handles[2].id)
+
+    # Then it says how many moved, and exactly those are queued again with their attempts reset
+    assert status == 0, err
+    assert out.strip() == "2 job(s) moved back to default"
+    assert [h.status() for h in handles] == ["queued", "failed", "queued"]
+    assert queue("default").failed_size() == 1
+    from tasks.config import get_backend
+
+    status_of_first = get_backend().status("default", handles[0].id)
+    assert status_of_first is not None and status_of_first.attempts == 0
+
+
+def test_retry_without_ids_moves_every_failed_job(cli: Cli) -> None:
+    failed_jobs(3)
+    status, out, _ = cli("retry", "default")
+    assert status == 0
+    assert out.strip() == "3 job(s) moved back to default"
+    assert (queue("default").failed_size(), queue("default").size()) == (0, 3)
+
+
+def test_retry_with_nothing_to_move_says_zero(cli: Cli) -> None:
+    status, out, _ = cli("retry", "default", "--id", "not-a-failed-job")
+    assert status == 0
+    assert out.strip() == "0 job(s) moved back to default"
+
+
+def test_clear_deletes_the_waiting_jobs_and_says_how_many(cli: Cli) -> None:
+    # Given ready, scheduled and failed jobs on one queue
+    failed_jobs(1, "emails")
+    jobs.add.on("emails").delay(1, 1)
+    jobs.add.on("emails").later(60, 1, 1)
+
+    # When the queue is cleared
+    status, out, err = cli("clear", "emails")
+
+    # Then the two waiting jobs are gone and the failed one stays
+    assert status == 0, err
+    assert out.strip() == "2 job(s) deleted from emails"
+    emails = queue("emails")
+    assert (emails.size(), emails.scheduled_size(), emails.failed_size()) == (0, 0, 1)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["queues"], ["failed"], ["retry", "default"], ["clear", "default"], ["workers"]],
+    ids=["queues", "failed", "retry", "clear", "workers"],
+)
+def test_a_backend_that_cannot_be_reached_is_a_clear_error(args: list[str], prefix: str) -> None:
+    # Given a URL nothing listens on
+    url = f"redis://127.0.0.1:{free_port()}/0"
+
+    # When a command runs against it
+    done = tasks_cli(args, url=url, prefix=prefix)
+
+    # Then it fails with one line naming the backend, and no traceback
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: cannot reach {url}")
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["retry", "clear"])
+def test_a_bad_queue_name_is_a_clear_error(command: str, cli: Cli) -> None:
+    status, _, err = cli(command, "no such queue")
+    assert status == 2
+    assert "queue name 'no such queue' is not valid" in err
+    assert "Traceback" not in err
+
+
+def test_an_unsupported_url_is_a_clear_error(prefix: str) -> None:
+    done = tasks_cli(["queues"], url="postgres://localhost/db", prefix=prefix)
+    assert done.returncode == 2
+    assert "unsupported backend URL" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,205 @@
+"""``python -m tasks worker`` as a real process: where job modules come from, the start line, burst, priority."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import redis
+
+from tasks import dispatch, queue
+from tests import jobs
+from tests.cli.conftest import start_line, tasks_cli
+from tests.support.redis_server import RedisServer, free_port
+
+pytestmark = pytest.mark.timeout(90)
+
+#: One worker process keeps the order of jobs observable (a pool of several runs them side by side).
+BURST = ["--burst", "--concurrency", "1"]
+
+
+def test_a_burst_worker_runs_the_queued_jobs_and_exits_zero(redis_app: str, prefix: str) -> None:
+    # Given jobs queued on the real Redis
+    handles = [jobs.add.delay(n, n) for n in range(5)]
+
+    # When a burst worker is started with the job module on its command line
+    done = tasks_cli(["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix)
+
+    # Then it ran them all and exited 0
+    assert done.returncode == 0, done.stderr
+    assert [h.result(timeout=5) for h in handles] == [0, 2, 4, 6, 8]
+    assert queue("default").size() == 0
+
+
+def test_the_start_line_names_backend_queues_and_jobs(redis_app: str, prefix: str) -> None:
+    done = tasks_cli(["worker", "tests.jobs", "--queues", "high,default", *BURST], url=redis_app, prefix=prefix)
+    assert done.returncode == 0, done.stderr
+    line = start_line(done.stderr)
+    assert "backend redis://127.0.0.1:6379/0" in line
+    assert "queues high,default" in line
+    jobs_listed = line.split("jobs ", 1)[1]
+    assert "tests.add" in jobs_listed and "tests.record" in jobs_listed
+
+
+def test_the_start_line_masks_the_password(own_redis: RedisServer, prefix: str) -> None:
+    # Given a Redis that requires a password
+    admin = redis.Redis(port=own_redis.port)
+    admin.config_set("requirepass", "hunter2-sekret")
+    admin.close()
+    url = f"redis://:hunter2-sekret@127.0.0.1:{own_redis.port}/0"
+
+    # When a worker starts on it
+    done = tasks_cli(["worker", "tests.jobs", *BURST], url=url, prefix=prefix)
+
+    # Then it connected, and its log shows the URL with the password masked, and never the password
+    assert done.returncode == 0, done.stderr
+    assert f"backend redis://:***@127.0.0.1:{own_redis.port}/0" in start_line(done.stderr)
+    assert "hunter2-sekret" not in done.stderr + done.stdout
+
+
+def test_a_wrong_password_is_a_clear_error_without_the_password(own_redis: RedisServer, prefix: str) -> None:
+    admin = redis.Redis(port=own_redis.port)
+    admin.config_set("requirepass", "right-password")
+    admin.close()
+    done = tasks_cli(
+        ["worker", "tests.jobs", *BURST], url=f"redis://:wrong-password@127.0.0.1:{own_redis.port}/0", prefix=prefix
+    )
+    assert done.returncode == 2
+    assert f"error: cannot reach redis://:***@127.0.0.1:{own_redis.port}/0" in done.stderr
+    assert "wrong-password" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_queues_are_served_in_strict_priority_order(redis_app: str, prefix: str, tmp_path: Path) -> None:
+    # Given default jobs queued before high ones
+    record = tmp_path / "record.txt"
+    for n in range(5):
+        jobs.record.delay(f"default-{n}")
+    for n in range(5):
+        jobs.record.on("high").delay(f"high-{n}")
+
+    # When one worker process serves --queues high,default
+    done = tasks_cli(
+        ["worker", "tests.jobs", "--queues", "high,default", *BURST],
+        url=redis_app,
+        prefix=prefix,
+        TASKS_TEST_RECORD=str(record),
+    )
+
+    # Then every high job ran first
+    assert done.returncode == 0, done.stderr
+    assert record.read_text().split() == [f"high-{n}" for n in range(5)] + [f"default-{n}" for n in range(5)]
+
+
+def test_a_job_it_cannot_run_is_failed_and_the_worker_goes_on(redis_app: str, prefix: str) -> None:
+    unknown = dispatch("nobody.knows.me")
+    good = jobs.add.delay(1, 1)
+    done = tasks_cli(["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix)
+    assert done.returncode == 0, done.stderr
+    assert unknown.status() == "failed"
+    assert queue("default").failed()[0].error_type == "UnknownJob"
+    assert good.result(timeout=5) == 2
+
+
+def test_with_tasks_secret_set_the_worker_refuses_unsigned_payloads(redis_app: str, prefix: str) -> None:
+    # Given a job sent by a producer with no secret
+    unsigned = jobs.add.delay(1, 1)
+
+    # When a worker with TASKS_SECRET drains the queue
+    done = tasks_cli(
+        ["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix, TASKS_SECRET="s3"
+    )
+
+    # Then it refused the job as a bad signature
+    assert done.returncode == 0, done.stderr
+    assert unsigned.status() == "failed"
+    [record] = queue("default").failed()
+    assert record.error_type == "SignatureError" and record.message.startswith("bad signature")
+
+
+@pytest.mark.timeout(60)
+def test_a_job_past_its_timeout_is_stopped_in_a_real_worker(redis_app: str, prefix: str) -> None:
+    handle = jobs.sleeper.delay(60)
+    done = tasks_cli(["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix, timeout=45)
+    assert done.returncode == 0, done.stderr
+    assert handle.status() == "failed"
+    assert queue("default").failed()[0].error_type == "JobTimeout"
+
+
+# --- where the job modules come from ---------------------------------------------------------------------------
+
+
+def test_modules_come_from_tasks_app(redis_app: str, prefix: str, tmp_path: Path) -> None:
+    # Given no module on the command line and TASKS_APP set, in a directory with no pyproject.toml
+    handle = jobs.add.delay(2, 3)
+
+    # When a worker starts
+    done = tasks_cli(["worker", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path, TASKS_APP="tests.jobs")
+
+    # Then it loaded them and ran the job
+    assert done.returncode == 0, done.stderr
+    assert "tests.add" in start_line(done.stderr)
+    assert handle.result(timeout=5) == 5
+
+
+def test_modules_come_from_pyproject(redis_app: str, prefix: str, tmp_path: Path) -> None:
+    # Given a project directory whose pyproject.toml names the job modules
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n\n[tool.tasks]\napp = ["tests.jobs"]\n')
+    handle = jobs.add.delay(4, 5)
+
+    # When a worker starts there with no module named anywhere else
+    done = tasks_cli(["worker", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path)
+
+    # Then it loaded them from the file
+    assert done.returncode == 0, done.stderr
+    assert "tests.add" in start_line(done.stderr)
+    assert handle.result(timeout=5) == 9
+
+
+def test_pyproject_app_may_be_a_single_string(redis_app: str, prefix: str, tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.tasks]\napp = "tests.jobs"\n')
+    done = tasks_cli(["worker", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "tests.add" in start_line(done.stderr)
+
+
+def test_command_line_modules_win_over_tasks_app(redis_app: str, prefix: str, tmp_path: Path) -> None:
+    done = tasks_cli(
+        ["worker", "tests.jobs", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path, TASKS_APP="no.such.module"
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_no_modules_anywhere_is_a_clear_error(redis_app: str, prefix: str, tmp_path: Path) -> None:
+    # Given a directory with no pyproject.toml, no TASKS_APP and no module argument
+    # When a worker starts
+    done = tasks_cli(["worker", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path)
+
+    # Then it exits non-zero, saying the three ways to name them, without a traceback
+    assert done.returncode == 2
+    assert "no job modules named" in done.stderr
+    assert "TASKS_APP" in done.stderr and "[tool.tasks]" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_module_that_cannot_be_imported_is_a_clear_error(redis_app: str, prefix: str, tmp_path: Path) -> None:
+    done = tasks_cli(["worker", "myapp.nowhere", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "cannot import job module 'myapp.nowhere'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_bad_queue_name_is_a_clear_error(redis_app: str, prefix: str) -> None:
+    done = tasks_cli(["worker", "tests.jobs", "--queues", "high,not valid", *BURST], url=redis_app, prefix=prefix)
+    assert done.returncode == 2
+    assert re.search(r"queue name 'not valid' is not valid", done.stderr)
+    assert "Traceback" not in done.stderr
+
+
+def test_a_worker_whose_backend_cannot_be_reached_exits_with_a_clear_message(prefix: str) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    done = tasks_cli(["worker", "tests.jobs", *BURST], url=url, prefix=prefix)
+    assert done.returncode != 0
+    assert f"cannot reach {url}" in done.stderr
+    assert "Traceback" not in done.stderr
