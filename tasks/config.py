@@ -83,6 +83,8 @@ def get_backend() -> Backend:
     with _lock:
         if _backend is None:
             current = settings()
+            if not _PREFIX_RE.fullmatch(current.prefix):  # TASKS_PREFIX did not go through configure()'s check
+                raise ConfigurationError(f"prefix {current.prefix!r} may hold only letters, digits, '_', '.' and '-'")
             _backend = backend_from_url(current.url, prefix=current.prefix)
         return _backend
 

@@ -44,6 +44,12 @@ def test_current_job_counts_attempts_and_sees_the_dispatch_queue(app: str) -> No
     assert handle.result(timeout=5) == 2
 
 
+def test_current_job_names_the_queue_it_was_sent_to(app: str) -> None:
+    handle = jobs.echo_context.on("elsewhere").delay()
+    drain(["elsewhere"])
+    assert handle.result(timeout=5)["queue"] == "elsewhere"
+
+
 def test_log_is_tagged_with_the_job_name_and_id(memory_app: str, caplog: pytest.LogCaptureFixture) -> None:
     # Given a job that logs through its context
     handle = jobs.echo_context.delay()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tasks import JobHandle, SerializationError, dispatch, queue
+from tasks import BackendUnavailable, JobHandle, SerializationError, dispatch, queue
 from tasks.config import configure, get_backend
 from tasks.job import run_at_from
 from tests import jobs
@@ -329,3 +329,19 @@ def test_later_also_encodes_in_the_caller(app: str) -> None:
     with pytest.raises(SerializationError, match="argument 'b'"):
         jobs.add.later(10, 1, b=object())
     assert queue("default").scheduled_size() == 0
+
+
+# --- a backend that cannot be reached ---------------------------------------------------------------------------
+
+
+def test_dispatch_to_a_backend_that_cannot_be_reached_raises_backend_unavailable() -> None:
+    # Given a URL nothing listens on
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    configure(url=url)
+
+    # When a job is dispatched, Then the error names the backend (a ConnectionError, so callers may catch either)
+    with pytest.raises(BackendUnavailable, match=f"cannot reach {url}") as caught:
+        jobs.add.delay(1, 2)
+    assert isinstance(caught.value, ConnectionError)
+    with pytest.raises(BackendUnavailable):
+        JobHandle("some-id", "default").status()

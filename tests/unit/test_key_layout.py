@@ -71,3 +71,16 @@ def test_a_prefix_that_would_break_the_layout_is_refused(prefix: str) -> None:
     # A brace would steal the hash tag, a colon or a space would make keys ambiguous
     with pytest.raises(ConfigurationError, match="prefix"):
         configure(prefix=prefix)
+
+
+@pytest.mark.parametrize("prefix", ["my app", "app{1}", "a:b"])
+def test_a_prefix_from_the_environment_is_checked_too(prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given TASKS_PREFIX set to a prefix configure() would refuse
+    monkeypatch.setenv("TASKS_PREFIX", prefix)
+    monkeypatch.setenv("TASKS_URL", "memory://prefix-check")
+
+    # When the backend is first needed, Then the prefix is refused before any key is written
+    from tasks import queue
+
+    with pytest.raises(ConfigurationError, match="prefix"):
+        queue("default").size()
