@@ -5,7 +5,7 @@ The public API is what ``__all__`` lists; everything else is internal and may ch
 
 from .config import configure
 from .context import JobContext, current_job
-from .decorators import job
+from .decorators import job, schedule, scheduled
 from .errors import (
     BackendUnavailable,
     ConfigurationError,
@@ -43,4 +43,6 @@ __all__ = [
     "dispatch",
     "job",
     "queue",
+    "schedule",
+    "scheduled",
 ]

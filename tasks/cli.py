@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import config, registry
+from . import config, registry, scheduler
 from .backends.base import Backend
 from .child import ChildSpec
 from .errors import BackendUnavailable, ConfigurationError
@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(run=run)
         return p
 
-    worker = command("worker", "run jobs", run_worker)
+    worker = command("worker", "run jobs (and fire cron schedules)", with_scheduler(run_worker))
+    worker.add_argument("--no-scheduler", action="store_true", help="do not fire cron schedules here")
     worker.add_argument(
         "--queues",
         help="comma-separated, highest priority first (default: every queue the registry names, 'default' last)",
@@ -92,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     clear = command("clear", "delete the ready and scheduled jobs of a queue", run_clear)
     clear.add_argument("queue")
     command("workers", "list live workers", run_workers)
+    command("scheduler", "fire cron schedules (every worker also runs a scheduler)", run_scheduler)
+    command("schedules", "list cron schedules with their next fire time and last run", run_schedules)
     return parser
 
 
@@ -285,6 +288,64 @@ def run_workers(args: argparse.Namespace) -> int:
     print_table(rows)
     print(f"{len(found)} live worker process(es)")
     return 0
+
+
+# --- cron ------------------------------------------------------------------------------------------------------
+
+
+def with_scheduler(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``run`` (the worker command) with a cron scheduler in a background thread of this process.
+
+    The app's modules (which declare the schedules) are imported first; the scheduler stops when ``run``
+    returns. ``--no-scheduler`` leaves it out.
+    """
+
+    def run_with_scheduler(args: argparse.Namespace) -> int:
+        if args.no_scheduler:
+            return run(args)
+        load_app(args.modules, required=True)
+        cron = scheduler.start_in_background(config.get_backend())
+        try:
+            return run(args)
+        finally:
+            cron.stop()
+
+    return run_with_scheduler
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    """A scheduler alone, in the foreground: any number may run beside the workers' own."""
+    load_app(args.modules, required=True)
+    backend = config.get_backend()
+    backend.ping()
+    cron = scheduler.Scheduler(backend)
+    log.info("scheduler starting: backend %s, schedules %s", backend.description, _schedule_names() or "none")
+    install_stop_signals(cron.stop)
+    cron.run()
+    return 0
+
+
+def run_schedules(args: argparse.Namespace) -> int:
+    backend = _backend(args)
+    columns = ("schedule", "cron", "zone", "job", "queue", "misfire", "next (zone)", "next (UTC)", "last run (UTC)")
+    rows: list[tuple[str, ...]] = [columns]
+    now = time.time()
+    for s in scheduler.registered_schedules():
+        following = s.next_fire(now)
+        last = backend.last_tick(s.name)
+        local = datetime.fromtimestamp(following, s.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        last_run = "never" if last is None else _when(last)
+        row = (s.name, s.cron.expression, s.tz_name, s.options.name, s.options.queue, s.misfire)
+        rows.append((*row, local, _when(following), last_run))
+    if len(rows) == 1:
+        print("no schedules: name the modules that define them (python -m tasks schedules myapp.jobs)")
+        return 0
+    print_table(rows)
+    return 0
+
+
+def _schedule_names() -> str:
+    return ", ".join(s.name for s in scheduler.registered_schedules())
 
 
 def print_table(rows: Sequence[Sequence[str]]) -> None:

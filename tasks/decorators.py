@@ -1,17 +1,24 @@
-"""``@job``: validate the options when the decorator runs, register the function, return a ``Job``."""
+"""``@job`` and ``@scheduled``: validate the options when the decorator runs, register, return a ``Job``.
+
+``schedule(...)`` registers a cron schedule at runtime, for code that builds its schedules from data.
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar, cast, overload
 
 from typing_extensions import ParamSpec
 
+from . import cron
 from .errors import ConfigurationError
 from .job import DEFAULT_RESULT_TTL_S, Job, _positive
-from .registry import JobDefinition, check_queue_name, default_name, register
+from .producer import DispatchOptions
+from .registry import JobDefinition, check_queue_name, default_name, lookup, register
 from .retry import BackoffSpec, RetryPolicy
+from .scheduler import Schedule, make_schedule, register_schedule
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -101,3 +108,106 @@ def make_definition(
         result_ttl_s=_positive("result_ttl", result_ttl),
         serializer=serializer,
     )
+
+
+# --- cron schedules ---------------------------------------------------------------------------------------------
+
+
+class Scheduling(Protocol):
+    """What ``@scheduled(...)`` returns: takes a plain function or a ``Job``, gives back a ``Job``."""
+
+    @overload
+    def __call__(self, target: Job[P, R], /) -> Job[P, R]: ...
+
+    @overload
+    def __call__(self, target: Callable[P, R], /) -> Job[P, R]: ...
+
+
+def scheduled(
+    expression: str,
+    *,
+    tz: str = "UTC",
+    queue: str | None = None,
+    misfire: str = "skip",
+    name: str | None = None,
+) -> Scheduling:
+    """Enqueue the job at every tick of ``expression`` (six fields, seconds first; or five, standard cron).
+
+    On a plain function it makes a ``Job`` with the default options (``queue`` as given); stacked on
+    ``@job(...)`` it keeps that job's retries, timeout and queue, ``queue`` then choosing where the scheduled
+    runs go. ``tz`` is an IANA zone, ``misfire`` one of "skip", "once", "all" (docs/scheduling.md). The
+    schedule is named after the job unless ``name`` is given. Errors are raised here, at decoration.
+    """
+    parsed = cron.parse(expression)
+    cron.zone(tz)
+    cron.check_misfire(misfire)
+    if queue is not None:
+        check_queue_name(queue)
+
+    def decorate(target: Any) -> Job[Any, Any]:
+        if isinstance(target, Job):
+            made = target
+        elif callable(target):
+            made = Job(make_definition(target, queue=queue or "default"))  # registered once the schedule is valid
+        else:
+            raise TypeError(f"@scheduled decorates a function or a @job, not {target!r}")
+        runs = made.on(queue) if queue is not None else made
+        made_schedule = make_schedule(
+            parsed, name or made.name, runs.options, made.definition.func, tz=tz, misfire=misfire
+        )
+        if made is not target:
+            register(made.definition)
+        register_schedule(made_schedule)
+        return made
+
+    return cast(Scheduling, decorate)
+
+
+def schedule(
+    expression: str,
+    name: str,
+    target: Job[..., Any] | Callable[..., Any] | str,
+    *,
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    tz: str = "UTC",
+    queue: str | None = None,
+    misfire: str = "skip",
+) -> Schedule:
+    """Register the schedule ``name`` at runtime: enqueue ``target(*args, **kwargs)`` at every tick.
+
+    ``target`` is a ``Job``, a plain function (made a job with the default options), or a registered job
+    name (a job this process cannot import gets ``dispatch``'s defaults). Only schedulers of processes that
+    ran this call know the schedule: call it where the application starts, in every process that runs one.
+    """
+    func: Callable[..., Any] | None
+    if isinstance(target, str):
+        options, func = _options_by_name(target)
+    elif isinstance(target, Job):
+        options, func = target.options, target.definition.func
+    elif callable(target):
+        made = job(target)
+        options, func = made.options, made.definition.func
+    else:
+        raise TypeError(f"schedule() runs a Job, a function or a job name, not {target!r}")
+    if queue is not None:
+        options = replace(options, queue=check_queue_name(queue))
+    made_schedule = make_schedule(expression, name, options, func, tz=tz, misfire=misfire, args=args, kwargs=kwargs)
+    register_schedule(made_schedule)
+    return made_schedule
+
+
+def _options_by_name(name: str) -> tuple[DispatchOptions, Callable[..., Any] | None]:
+    definition = lookup(name)
+    if definition is not None:
+        return Job(definition).options, definition.func
+    defaults = RetryPolicy()
+    options = DispatchOptions(
+        name=name,
+        queue="default",
+        max_attempts=defaults.max_attempts,
+        timeout_s=None,
+        result_ttl_s=DEFAULT_RESULT_TTL_S,
+        serializer="json",
+    )
+    return options, None
