@@ -37,8 +37,8 @@ class Retry(TasksError):
     """
 
     def __init__(self, delay: float | None = None, reason: str = "") -> None:
-        if delay is not None and delay < 0:
-            raise ValueError("Retry(delay=...) must be >= 0 seconds")
+        if delay is not None and not 0 <= delay < float("inf"):
+            raise ValueError(f"Retry(delay=...) must be a finite number of seconds >= 0, got {delay!r}")
         super().__init__(reason or (f"retry requested in {delay} s" if delay is not None else "retry requested"))
         self.delay_s = delay
 

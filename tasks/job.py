@@ -131,15 +131,15 @@ def run_at_from(when: When, *, now: float) -> float:
             raise ValueError("later() needs an aware datetime (e.g. datetime.now(timezone.utc) + ...), not a naive one")
         return when.timestamp()
     if isinstance(when, timedelta):
-        return now + when.total_seconds()
-    if isinstance(when, bool) or not isinstance(when, (int, float)):
+        when = when.total_seconds()
+    elif isinstance(when, bool) or not isinstance(when, (int, float)):
         raise TypeError(f"later() takes seconds, a timedelta or an aware datetime first; got {when!r}")
-    if when < 0:
-        raise ValueError(f"later() needs a delay >= 0 seconds, got {when!r}")
+    if not 0 <= when < float("inf"):  # refuses negatives, NaN and infinity alike
+        raise ValueError(f"later() needs a finite delay >= 0 seconds, got {when!r}")
     return now + float(when)
 
 
 def _positive(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
     return float(value)

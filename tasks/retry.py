@@ -33,7 +33,7 @@ class RetryPolicy:
             raise ValueError(
                 f"max_attempts must be an int >= 1 (it counts the first attempt), got {self.max_attempts!r}"
             )
-        if self.max_backoff_s < 0:
+        if not self.max_backoff_s >= 0:  # NaN fails every comparison
             raise ValueError(f"max_backoff must be >= 0 seconds, got {self.max_backoff_s!r}")
 
 
@@ -44,15 +44,15 @@ def validate_backoff(backoff: BackoffSpec) -> None:
     if isinstance(backoff, bool):
         raise TypeError("backoff must be seconds (a number), a list of seconds, or a callable (attempt) -> seconds")
     if isinstance(backoff, (int, float)):
-        if backoff < 0:
-            raise ValueError(f"backoff must be >= 0 seconds, got {backoff!r}")
+        if not 0 <= backoff < float("inf"):
+            raise ValueError(f"backoff must be a finite number >= 0 seconds, got {backoff!r}")
         return
     if isinstance(backoff, (list, tuple)):
         if not backoff:
             raise ValueError("backoff as a list needs at least one delay in seconds")
         for step in backoff:
-            if isinstance(step, bool) or not isinstance(step, (int, float)) or step < 0:
-                raise ValueError(f"every backoff step must be a number of seconds >= 0, got {step!r}")
+            if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 <= step < float("inf"):
+                raise ValueError(f"every backoff step must be a finite number of seconds >= 0, got {step!r}")
         return
     raise TypeError(f"backoff must be seconds, a list of seconds, or a callable (attempt) -> seconds; got {backoff!r}")
 

@@ -8,7 +8,8 @@ import pytest
 
 from tasks import JobHandle, queue
 from tests import jobs
-from tests.cli.conftest import table, tasks_cli
+from tests.cli.conftest import table
+from tests.support.processes import run_tasks
 from tests.support.redis_server import free_port
 from tests.unit.helpers import drain
 
@@ -22,7 +23,7 @@ def cli(redis_app: str, prefix: str) -> Cli:
     """``python -m tasks ARGS`` on the test's prefix of the real Redis: (exit status, stdout, stderr)."""
 
     def run(*args: str) -> tuple[int, str, str]:
-        done = tasks_cli(list(args), url=redis_app, prefix=prefix)
+        done = run_tasks(args, url=redis_app, prefix=prefix)
         return done.returncode, done.stdout, done.stderr
 
     return run
@@ -162,7 +163,7 @@ def test_a_backend_that_cannot_be_reached_is_a_clear_error(args: list[str], pref
     url = f"redis://127.0.0.1:{free_port()}/0"
 
     # When a command runs against it
-    done = tasks_cli(args, url=url, prefix=prefix)
+    done = run_tasks(args, url=url, prefix=prefix)
 
     # Then it fails with one line naming the backend, and no traceback
     assert done.returncode == 2
@@ -180,7 +181,7 @@ def test_a_bad_queue_name_is_a_clear_error(command: str, cli: Cli) -> None:
 
 
 def test_an_unsupported_url_is_a_clear_error(prefix: str) -> None:
-    done = tasks_cli(["queues"], url="postgres://localhost/db", prefix=prefix)
+    done = run_tasks(["queues"], url="postgres://localhost/db", prefix=prefix)
     assert done.returncode == 2
     assert "unsupported backend URL" in done.stderr
     assert "Traceback" not in done.stderr

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,9 @@ import redis
 from tasks import dispatch, queue
 from tests import jobs
 from tests.cli.conftest import start_line, tasks_cli
+from tests.support.processes import start_tasks
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -203,3 +207,31 @@ def test_a_worker_whose_backend_cannot_be_reached_exits_with_a_clear_message(pre
     assert done.returncode != 0
     assert f"cannot reach {url}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# --- a long-running worker ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_running_worker_takes_new_jobs_and_stops_cleanly_on_sigterm(
+    redis_app: str, prefix: str, tmp_path: Path
+) -> None:
+    # Given a worker started without --burst
+    log = tmp_path / "worker.log"
+    worker = start_tasks(
+        ["worker", "tests.jobs", "--queues", "default", "--concurrency", "1"], url=redis_app, prefix=prefix, log=log
+    )
+    try:
+        wait_until(lambda: "starting" in log.read_text(), timeout=30, message="the worker logged its start")
+
+        # When jobs are dispatched while it waits, Then it runs them
+        handles = [jobs.add.delay(n, 1) for n in range(3)]
+        assert [h.result(timeout=30) for h in handles] == [1, 2, 3]
+
+        # When it is asked to stop, Then it exits 0
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=40) == 0
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)  # its own session: the supervisor and its children
+            worker.wait(timeout=10)

@@ -143,7 +143,20 @@ def test_later_refuses_a_naive_datetime(memory_app: str) -> None:
     assert queue("default").scheduled_size() == 0
 
 
-@pytest.mark.parametrize(("when", "error"), [(-1, ValueError), ("10", TypeError), (True, TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    ("when", "error"),
+    [
+        (-1, ValueError),
+        (-0.5, ValueError),
+        (timedelta(seconds=-5), ValueError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        ("10", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+    ],
+    ids=["negative", "negative-float", "negative-timedelta", "nan", "inf", "str", "bool", "none"],
+)
 def test_later_refuses_what_is_not_a_time(when: Any, error: type[Exception], memory_app: str) -> None:
     with pytest.raises(error, match="later"):
         jobs.add.later(when, 1, 2)
@@ -253,6 +266,7 @@ def test_with_options_max_attempts_governs_the_retries(memory_app: str) -> None:
         ({"queue": "a b"}, "not valid"),
         ({"max_attempts": 0}, "max_attempts"),
         ({"timeout": -1}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
         ({"result_ttl": 0}, "result_ttl"),
     ],
 )

@@ -122,7 +122,10 @@ def test_attempts_left_counts_the_first_attempt(attempt: int, max_attempts: int,
     [
         ({"max_attempts": 0}, ValueError, "max_attempts must be an int >= 1"),
         ({"max_attempts": True}, ValueError, "max_attempts must be an int >= 1"),
-        ({"backoff": -0.5}, ValueError, "backoff must be >= 0"),
+        ({"backoff": -0.5}, ValueError, "backoff must be a finite number >= 0"),
+        ({"backoff": float("nan")}, ValueError, "backoff must be a finite number >= 0"),
+        ({"backoff": (1, float("inf"))}, ValueError, "every backoff step"),
+        ({"max_backoff_s": float("nan")}, ValueError, "max_backoff must be >= 0"),
         ({"backoff": [1, "x"]}, ValueError, "every backoff step"),
         ({"backoff": [1, True]}, ValueError, "every backoff step"),
         ({"backoff": {"a": 1}}, TypeError, "backoff must be seconds"),
@@ -136,6 +139,10 @@ def test_a_policy_that_cannot_describe_a_schedule_is_refused(
         RetryPolicy(**policy)  # type: ignore[arg-type]
 
 
+def test_an_unbounded_max_backoff_is_allowed() -> None:
+    assert backoff_delay(RetryPolicy(backoff=1, max_backoff_s=float("inf")), 11) == 1024
+
+
 def test_validate_backoff_accepts_every_documented_form() -> None:
     for spec in (0, 5, 2.5, [1, 2], (3,), lambda n: n):
         validate_backoff(spec)  # type: ignore[arg-type]
@@ -146,8 +153,9 @@ def test_retry_carries_its_delay_and_refuses_a_negative_one() -> None:
     assert Retry().delay_s is None
     assert "10" in str(Retry(delay=10))
     assert str(Retry(reason="rate limited")) == "rate limited"
-    with pytest.raises(ValueError, match=">= 0"):
-        Retry(delay=-1)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite number of seconds >= 0"):
+            Retry(delay=bad)
 
 
 def test_the_retry_module_imports_nothing_from_the_package() -> None:

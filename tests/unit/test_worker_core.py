@@ -209,6 +209,7 @@ def test_an_async_job_past_its_timeout_fails_with_job_timeout(app: str) -> None:
     assert failure_of(handle.id)[0] == "JobTimeout"
 
 
+@pytest.mark.timeout(30, method="thread")
 def test_a_job_within_its_timeout_is_not_disturbed(app: str) -> None:
     handle = jobs.sleeper.delay(0.01)
     drain()
