@@ -14,6 +14,9 @@ from typing import Union
 #: What ``@job(backoff=...)`` accepts: a base in seconds (doubled each attempt), explicit steps, or a function.
 BackoffSpec = Union[float, int, Sequence[float], Callable[[int], float]]
 
+#: Doublings past this many change nothing once capped, and 2.0 ** 1024 would overflow a float.
+MAX_DOUBLINGS = 64
+
 #: How far ``jitter=True`` spreads each delay either way (a fraction of the delay).
 JITTER_FRACTION = 0.2
 
@@ -67,11 +70,11 @@ def backoff_delay(policy: RetryPolicy, attempt: int, rand: Callable[[], float] =
     if callable(spec):
         delay = float(spec(attempt))
     elif isinstance(spec, (int, float)):
-        delay = float(spec) * (2 ** (attempt - 1))
+        delay = float(spec) * 2.0 ** min(attempt - 1, MAX_DOUBLINGS)
     else:
         steps = list(spec)
         delay = float(steps[min(attempt, len(steps)) - 1])
-    delay = min(max(delay, 0.0), policy.max_backoff_s)
+    delay = min(delay, policy.max_backoff_s) if delay >= 0 else 0.0  # NaN from a callable: at once, never NaN
     if policy.jitter and delay > 0:
         delay *= 1 + JITTER_FRACTION * (2 * rand() - 1)
     return delay

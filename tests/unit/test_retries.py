@@ -184,3 +184,22 @@ def test_a_job_that_failed_and_was_retried_from_the_failed_set_starts_counting_a
     [record] = queue("default").failed()
     assert record.message == "failed on attempt 3"
     assert attempts(handle) == 3
+
+
+def test_a_backoff_callable_returning_nan_neither_crashes_the_worker_nor_loses_the_job(
+    app: str, forget_jobs: list[str]
+) -> None:
+    # Given a job whose backoff callable returns NaN
+    from tasks import job
+
+    def broken() -> None:
+        raise RuntimeError("again")
+
+    flaky = job(name="tests.nan_backoff", backoff=lambda attempt: float("nan"))(broken)
+    forget_jobs.append(flaky.name)
+    handle = flaky.delay()
+
+    # When a worker runs it, Then each retry comes at once and the job ends in the failed set
+    assert drain() == 0
+    assert handle.status() == "failed"
+    assert attempts(handle) == 3

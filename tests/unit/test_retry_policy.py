@@ -171,3 +171,25 @@ def test_the_retry_module_imports_nothing_from_the_package() -> None:
     ]
     from_tasks = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("tasks")]
     assert relative == [] and absolute == [] and from_tasks == []
+
+
+def test_a_job_retried_thousands_of_times_still_gets_a_capped_delay() -> None:
+    # 2 ** 1025 does not fit a float: the schedule must not overflow for jobs with very many attempts
+    policy = RetryPolicy(backoff=5, max_attempts=100_000)
+    assert backoff_delay(policy, 1_030) == 3600
+    assert backoff_delay(policy, 99_999) == 3600
+
+
+def test_an_unbounded_schedule_stays_finite() -> None:
+    delay = backoff_delay(RetryPolicy(backoff=1, max_backoff_s=float("inf")), 5_000)
+    assert 0 < delay < float("inf")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("-inf"), -1.0])
+def test_a_callable_that_returns_nonsense_retries_at_once(value: float) -> None:
+    # A NaN run_at would be refused by the datastore after the job left "running": never hand one over
+    assert backoff_delay(RetryPolicy(backoff=lambda n: value), 1) == 0
+
+
+def test_a_callable_that_returns_infinity_is_capped() -> None:
+    assert backoff_delay(RetryPolicy(backoff=lambda n: float("inf"), max_backoff_s=60), 1) == 60
