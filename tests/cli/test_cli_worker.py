@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import redis
 
-from tasks import dispatch, queue
+from tasks import JobHandle, dispatch, queue
 from tests import jobs
 from tests.cli.conftest import start_line, tasks_cli
-from tests.support.processes import start_tasks
+from tests.support.processes import start_tasks, tasks_env
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.waiting import wait_until
 
@@ -235,3 +237,23 @@ def test_a_running_worker_takes_new_jobs_and_stops_cleanly_on_sigterm(
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)  # its own session: the supervisor and its children
             worker.wait(timeout=10)
+
+
+def test_a_producer_that_cannot_import_the_job_dispatches_it_by_name(redis_app: str, prefix: str) -> None:
+    # Given a producer process that never imports tests.jobs
+    producer = (
+        "import sys; from tasks import dispatch; from tasks.registry import names; "
+        "assert 'tests.add' not in names(); print(dispatch('tests.add', 20, 22).id)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", producer], env=tasks_env(redis_app, prefix), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    handle: JobHandle[int] = JobHandle(done.stdout.strip(), "default")
+
+    # When a worker that knows the job drains the queue
+    ran = tasks_cli(["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix)
+
+    # Then it ran under that name
+    assert ran.returncode == 0, ran.stderr
+    assert handle.result(timeout=5) == 42

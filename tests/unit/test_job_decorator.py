@@ -233,6 +233,7 @@ def test_a_function_from_main_needs_a_name(forget_jobs: list[str]) -> None:
     assert wrapped.name == "scripts.send"
 
 
+@pytest.mark.timeout(60)
 def test_a_script_run_as_main_cannot_declare_an_unnamed_job(tmp_path: Path) -> None:
     # Given a script that declares a job without a name, run as __main__
     script = tmp_path / "script.py"

@@ -84,3 +84,22 @@ def test_a_prefix_from_the_environment_is_checked_too(prefix: str, monkeypatch: 
 
     with pytest.raises(ConfigurationError, match="prefix"):
         queue("default").size()
+
+
+def test_the_protocol_document_shows_the_same_layout() -> None:
+    # docs/protocol.md is a contract for foreign producers: its key table must be what keys.py builds
+    from tests.support.processes import ROOT
+
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    documented = set(re.findall(r"^\| `(P:[^`]+)`", doc, flags=re.MULTILINE))
+    keys = Keys("P")
+    qk = keys.queue("Q")
+    built = {
+        *(value for name, value in dataclasses.asdict(qk).items() if name != "job_prefix"),
+        qk.job("<id>"),
+        keys.queues,
+        keys.cron_ticks,
+        keys.workers,
+        keys.worker("<id>"),
+    }
+    assert documented == built
