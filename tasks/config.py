@@ -1,9 +1,10 @@
 """Settings: where the datastore is, the key prefix, and the signing secret.
 
 Precedence: ``configure(...)`` in code, then the ``TASKS_URL`` / ``TASKS_PREFIX`` / ``TASKS_SECRET``
-environment variables, then the defaults. Nothing connects at import time: the backend is built the first
-time a job is dispatched or a worker starts, from the settings in force then, and the worker's first log
-line names it.
+environment variables, then the defaults. With no URL at all the backend is the SQLite file ``tasks.db`` in
+the current directory (``TASKS_URL`` may also be a bare path ending in ``.db``). Nothing connects at import
+time: the backend is built the first time a job is dispatched or a worker starts, from the settings in force
+then, and the worker's first log line names it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .backends.base import Backend
 
-#: The backend used when neither ``configure(url=...)`` nor ``TASKS_URL`` names one.
-DEFAULT_URL = "redis://localhost:6379/0"
+#: The backend used when neither ``configure(url=...)`` nor ``TASKS_URL`` names one: a SQLite file in the
+#: current directory, so a first run needs no server. Production and more than one machine: a ``redis://`` URL.
+DEFAULT_URL = "sqlite:///tasks.db"
 DEFAULT_PREFIX = "tasks"
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -89,17 +91,36 @@ def get_backend() -> Backend:
         return _backend
 
 
+#: The URL schemes ``backend_from_url`` builds a backend for.
+SCHEMES = ("sqlite://", "redis://", "rediss://", "unix://", "memory://")
+
+
 def normalize_url(url: str) -> str:
-    """Check the scheme of ``url``; raise ``ConfigurationError`` listing the ones we speak."""
-    schemes = ("redis://", "rediss://", "unix://", "memory://")
-    if not url.startswith(schemes):
-        raise ConfigurationError(f"unsupported backend URL {mask_url(url)!r}: use one of {', '.join(schemes)}")
+    """Check the scheme of ``url``; a bare path ending in ``.db`` becomes a ``sqlite:///`` URL.
+
+    Raises ``ConfigurationError`` listing the schemes we speak.
+    """
+    if "://" not in url and url.endswith(".db"):
+        return "sqlite:///" + url  # an absolute path keeps its slash: sqlite:////var/lib/app/tasks.db
+    if not url.startswith(SCHEMES):
+        raise ConfigurationError(
+            f"unsupported backend URL {mask_url(url)!r}: use sqlite:///path/to/tasks.db (or a bare path ending "
+            "in .db), redis://host:6379/0, rediss:// (TLS), unix:///path/to/redis.sock, or memory://"
+        )
+    if url.startswith("sqlite://"):
+        from .backends.sqlite import path_from_url
+
+        path_from_url(url)  # a URL naming no file fails here, not at the first dispatch
     return url
 
 
 def backend_from_url(url: str, *, prefix: str = DEFAULT_PREFIX) -> Backend:
     """Build the backend a URL names (no I/O happens until it is used)."""
     url = normalize_url(url)
+    if url.startswith("sqlite://"):
+        from .backends.sqlite import SQLiteBackend
+
+        return SQLiteBackend.from_url(url, prefix=prefix)
     from .backends.redis import RedisBackend
 
     if url.startswith("memory://"):

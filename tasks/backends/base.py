@@ -69,7 +69,11 @@ class Backend(ABC):
 
     @abstractmethod
     def complete(self, lease: Lease, result: str, *, now: float, result_ttl_s: float) -> bool:
-        """running -> succeeded, keeping ``result`` for ``result_ttl_s``."""
+        """running -> succeeded, keeping ``result`` for ``result_ttl_s``.
+
+        The TTL runs on the datastore's clock from this write (a Redis key TTL; the SQLite backend's
+        ``clock``), not on ``now``: a worker with an injected clock still keeps results for real.
+        """
 
     def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
         """``complete`` for each ``(lease, result, result_ttl_s)``; backends fold it into fewer round trips."""

@@ -1,0 +1,360 @@
+"""The SQLite backend: each transition of ``Backend`` is one ``BEGIN IMMEDIATE`` transaction (see ``sql.py``).
+
+It follows the Redis backend's semantics step for step (the Lua scripts are the reference): the attempt is
+counted at reserve and given back by release; an expired lease is requeued, or buried once attempts are
+spent; enqueueing an id that exists is refused; a cron tick is claimed only if later than the last one.
+
+Two differences come from having no server:
+
+* An idle worker cannot block on a list: ``wait_for_jobs`` polls ``PRAGMA data_version`` (a counter in
+  shared memory, no disk read) every ``POLL_FIRST_S`` growing to ``POLL_MAX_S``, and looks for ready jobs
+  only when another connection committed something.
+* Nothing expires by itself: a result's record carries ``expires_at`` (judged by ``clock``, the datastore's
+  own clock, as Redis judges a key's TTL), is invisible from then on, and is deleted by the next
+  ``requeue_expired`` (the workers' maintenance, every second) or replaced by an enqueue of the same id.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
+from ..base import Backend
+from . import sql
+from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
+
+#: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
+PROMOTE_LIMIT = 200
+#: Expired result records deleted per maintenance pass.
+PURGE_LIMIT = 1000
+#: An idle worker's poll: the first pause after activity, and the cap (the worst added pickup latency).
+POLL_FIRST_S, POLL_MAX_S = 0.005, 0.05
+
+
+class _Positions:
+    """FIFO positions of ready jobs within one write transaction: the tail grows, ``release`` takes the head."""
+
+    def __init__(self, conn: sqlite3.Connection, ns: str) -> None:
+        self.conn, self.ns = conn, ns
+        self._tails: dict[str, int] = {}
+
+    def tail(self, queue: str) -> int:
+        if queue not in self._tails:
+            top = self.conn.execute(sql.TAIL, {"ns": self.ns, "queue": queue}).fetchone()[0]
+            self._tails[queue] = int(top or 0)
+        self._tails[queue] += 1
+        return self._tails[queue]
+
+    def head(self, queue: str) -> int:
+        first = self.conn.execute(sql.HEAD, {"ns": self.ns, "queue": queue}).fetchone()[0]
+        return (1 if first is None else int(first)) - 1
+
+
+class SQLiteBackend(Backend):
+    """Backend over one SQLite file, safe for many threads and processes of one machine."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        prefix: str = "tasks",
+        clock: Callable[[], float] = time.time,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
+        """``clock`` is the datastore's own clock, for result TTLs only; ``busy_timeout_s`` bounds a lock wait."""
+        self.path = Path(path).expanduser().resolve()
+        self.ns = prefix
+        self.clock = clock
+        self.db = Connections(self.path, busy_timeout_s=busy_timeout_s)
+        self.description = f"SQLite file {self.path} (this machine only)"
+        self._known_queues: set[str] = set()
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str = "tasks") -> SQLiteBackend:
+        return cls(path_from_url(url), prefix=prefix)
+
+    def _p(self, queue: str, **params: Any) -> dict[str, Any]:
+        return {"ns": self.ns, "queue": queue, **params}
+
+    # --- producing -------------------------------------------------------------------------------------------
+
+    def enqueue(self, job: NewJob, *, now: float) -> bool:
+        return self.enqueue_many([job], now=now)[0]
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, now: float) -> list[bool]:
+        clock = self.clock()
+        with self.db.write() as conn:
+            positions = _Positions(conn, self.ns)
+            new_queues = {job.queue for job in jobs} - self._known_queues
+            conn.executemany(sql.ADD_QUEUE, [self._p(q) for q in new_queues])
+            stored = [self._insert(conn, positions, job, now=now, clock=clock) for job in jobs]
+        self._known_queues.update(new_queues)
+        return stored
+
+    def _insert(
+        self, conn: sqlite3.Connection, positions: _Positions, job: NewJob, *, now: float, clock: float
+    ) -> bool:
+        due = job.run_at is None or job.run_at <= now
+        params = self._p(
+            job.queue,
+            id=job.id,
+            state="queued" if due else "scheduled",
+            payload=job.payload,
+            signature=job.signature,
+            max_attempts=job.max_attempts,
+            enqueued_at=job.enqueued_at,
+            seq=positions.tail(job.queue) if due else None,
+            run_at=None if due else job.run_at,
+            clock=clock,
+        )
+        return conn.execute(sql.ENQUEUE, params).rowcount == 1
+
+    # --- working ---------------------------------------------------------------------------------------------
+
+    def reserve(
+        self, queues: Sequence[str], *, worker_id: str, now: float, lease_s: float, count: int = 1
+    ) -> list[Lease]:
+        return self.complete_and_reserve([], queues, worker_id=worker_id, now=now, lease_s=lease_s, count=count)[1]
+
+    def complete_and_reserve(
+        self,
+        completions: Sequence[tuple[Lease, str, float]],
+        queues: Sequence[str],
+        *,
+        worker_id: str,
+        now: float,
+        lease_s: float,
+        count: int,
+    ) -> tuple[list[bool], list[Lease]]:
+        """Acknowledgements and the next reserve in one transaction (the worker's hot path)."""
+        clock = self.clock()
+        with self.db.write() as conn:
+            done = [self._complete(conn, item, now=now, clock=clock) for item in completions]
+            positions = _Positions(conn, self.ns)
+            leases: list[Lease] = []
+            for queue in queues:
+                self._promote(conn, positions, queue, now=now)
+                if len(leases) < count:
+                    leases += self._lease(
+                        conn, queue, worker_id=worker_id, now=now, lease_s=lease_s, limit=count - len(leases)
+                    )
+        return done, leases
+
+    def _promote(self, conn: sqlite3.Connection, positions: _Positions, queue: str, *, now: float) -> None:
+        due = conn.execute(sql.DUE, self._p(queue, now=now, limit=PROMOTE_LIMIT)).fetchall()
+        if due:
+            conn.executemany(sql.PROMOTE, [{"rowid": rowid, "seq": positions.tail(queue)} for (rowid,) in due])
+
+    def _lease(
+        self, conn: sqlite3.Connection, queue: str, *, worker_id: str, now: float, lease_s: float, limit: int
+    ) -> list[Lease]:
+        params = self._p(
+            queue, token_base=secrets.token_hex(8) + ":", expiry=now + lease_s, worker=worker_id, now=now, limit=limit
+        )
+        rows = sorted(conn.execute(sql.RESERVE, params).fetchall())
+        return [
+            Lease(
+                job_id=job_id,
+                queue=queue,
+                token=token,
+                payload=payload,
+                attempt=int(attempt),
+                max_attempts=int(max_attempts),
+                enqueued_at=float(enqueued_at),
+                started_at=now,
+                signature=signature or "",
+            )
+            for _, job_id, payload, attempt, max_attempts, enqueued_at, token, signature in rows
+        ]
+
+    def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:
+        """Poll until a job is ready in ``queues``, or a scheduled one falls due, or ``timeout_s`` passes.
+
+        The poll reads ``PRAGMA data_version``, which changes when another connection commits; only then
+        are the queues looked at. A job dispatched elsewhere is seen within ``POLL_MAX_S``.
+        """
+        deadline = time.monotonic() + timeout_s
+        conn = self.db.get()
+        seen: int | None = None
+        pause = POLL_FIRST_S
+        while True:
+            with self.db.read():
+                version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+                if version != seen:
+                    seen = version
+                    if self._any_ready(conn, queues):
+                        return
+                    due = self.next_due(queues)
+                    if due is not None:
+                        deadline = min(deadline, time.monotonic() + due - time.time())
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, POLL_MAX_S)
+
+    def _any_ready(self, conn: sqlite3.Connection, queues: Sequence[str]) -> bool:
+        return any(conn.execute(sql.ANY_READY, self._p(q)).fetchone() for q in queues)
+
+    def next_due(self, queues: Sequence[str]) -> float | None:
+        with self.db.read() as conn:
+            firsts = [conn.execute(sql.NEXT_DUE, self._p(q)).fetchone()[0] for q in queues]
+        found = [float(x) for x in firsts if x is not None]
+        return min(found) if found else None
+
+    def extend(self, leases: Sequence[Lease], *, now: float, lease_s: float) -> list[bool]:
+        with self.db.write() as conn:
+            return [
+                conn.execute(sql.EXTEND, self._p(x.queue, id=x.job_id, token=x.token, expiry=now + lease_s)).rowcount
+                == 1
+                for x in leases
+            ]
+
+    def complete(self, lease: Lease, result: str, *, now: float, result_ttl_s: float) -> bool:
+        return self.complete_many([(lease, result, result_ttl_s)], now=now)[0]
+
+    def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
+        clock = self.clock()
+        with self.db.write() as conn:
+            return [self._complete(conn, item, now=now, clock=clock) for item in items]
+
+    def _complete(self, conn: sqlite3.Connection, item: tuple[Lease, str, float], *, now: float, clock: float) -> bool:
+        lease, result, ttl = item
+        params = self._p(
+            lease.queue, id=lease.job_id, token=lease.token, result=result, now=now, expires_at=clock + max(ttl, 0.001)
+        )
+        return conn.execute(sql.COMPLETE, params).rowcount == 1
+
+    def retry(self, lease: Lease, *, run_at: float, error: ErrorInfo, now: float) -> bool:
+        params = self._p(lease.queue, id=lease.job_id, token=lease.token, error=error.to_json())
+        with self.db.write() as conn:
+            if run_at <= now:
+                params["seq"] = _Positions(conn, self.ns).tail(lease.queue)
+                return conn.execute(sql.RETRY_NOW, params).rowcount == 1
+            return conn.execute(sql.RETRY_LATER, {**params, "run_at": run_at}).rowcount == 1
+
+    def fail(self, lease: Lease, *, error: ErrorInfo, now: float) -> bool:
+        params = self._p(lease.queue, id=lease.job_id, token=lease.token, error=error.to_json(), now=now)
+        with self.db.write() as conn:
+            return conn.execute(sql.FAIL, params).rowcount == 1
+
+    def release(self, lease: Lease, *, now: float) -> bool:
+        with self.db.write() as conn:
+            seq = _Positions(conn, self.ns).head(lease.queue)
+            return (
+                conn.execute(sql.RELEASE, self._p(lease.queue, id=lease.job_id, token=lease.token, seq=seq)).rowcount
+                == 1
+            )
+
+    def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
+        """Also deletes the records whose result TTL ran out: the deterministic purge of this backend."""
+        requeued = failed = 0
+        with self.db.write() as conn:
+            positions = _Positions(conn, self.ns)
+            for queue in queues:
+                for rowid, attempts, max_attempts in conn.execute(
+                    sql.EXPIRED_LEASES, self._p(queue, now=now, limit=limit)
+                ).fetchall():
+                    if attempts >= max_attempts:
+                        conn.execute(sql.BURY, {"rowid": rowid, "now": now, "error": _lost(attempts, max_attempts)})
+                        failed += 1
+                    else:
+                        conn.execute(sql.REQUEUE, {"rowid": rowid, "seq": positions.tail(queue)})
+                        requeued += 1
+            conn.execute(sql.PURGE_EXPIRED, {"clock": self.clock(), "limit": PURGE_LIMIT})
+        return requeued, failed
+
+    # --- inspecting and managing -----------------------------------------------------------------------------
+
+    def status(self, queue: str, job_id: str) -> JobStatus | None:
+        with self.db.read() as conn:
+            row = conn.execute(sql.STATUS, self._p(queue, id=job_id, clock=self.clock())).fetchone()
+        if row is None:
+            return None
+        state, attempts, result, error, payload = row
+        return JobStatus(cast(JobState, state), int(attempts), result, ErrorInfo.from_json(error), payload)
+
+    def queue_stats(self, queue: str) -> QueueStats:
+        with self.db.read() as conn:
+            ready, scheduled, running, failed = conn.execute(sql.STATS, self._p(queue)).fetchone()
+        return QueueStats(queue, int(ready), int(scheduled), int(running), int(failed))
+
+    def known_queues(self) -> list[str]:
+        with self.db.read() as conn:
+            return [name for (name,) in conn.execute(sql.KNOWN_QUEUES, {"ns": self.ns})]
+
+    def failed(self, queue: str, *, limit: int = 50) -> list[FailedJob]:
+        with self.db.read() as conn:
+            rows = conn.execute(sql.FAILED, self._p(queue, limit=max(limit, 1))).fetchall()
+        return [
+            FailedJob(job_id, queue, payload, int(attempts), ErrorInfo.from_json(error), float(failed_at))
+            for job_id, payload, attempts, error, failed_at in rows
+        ]
+
+    def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
+        if ids is not None and not ids:
+            return 0
+        with self.db.write() as conn:
+            if ids is None:
+                ids = [job_id for (job_id,) in conn.execute(sql.FAILED_IDS, self._p(queue))]
+            positions = _Positions(conn, self.ns)
+            moved = 0
+            for job_id in dict.fromkeys(ids):
+                params = self._p(queue, id=job_id, seq=positions.tail(queue))
+                moved += conn.execute(sql.RETRY_FAILED, params).rowcount
+        return moved
+
+    def purge_failed(self, queue: str) -> int:
+        with self.db.write() as conn:
+            return conn.execute(sql.PURGE_FAILED, self._p(queue)).rowcount
+
+    def clear(self, queue: str) -> int:
+        with self.db.write() as conn:
+            return conn.execute(sql.CLEAR, self._p(queue)).rowcount
+
+    # --- cron and workers ------------------------------------------------------------------------------------
+
+    def claim_tick(self, schedule: str, tick: float) -> bool:
+        with self.db.write() as conn:
+            return conn.execute(sql.CLAIM_TICK, {"ns": self.ns, "schedule": schedule, "tick": tick}).rowcount == 1
+
+    def last_tick(self, schedule: str) -> float | None:
+        with self.db.read() as conn:
+            row = conn.execute(sql.LAST_TICK, {"ns": self.ns, "schedule": schedule}).fetchone()
+        return None if row is None else float(row[0])
+
+    def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                sql.REGISTER_WORKER, {"ns": self.ns, "id": info.id, "info": info.to_json(), "expires_at": now + ttl_s}
+            )
+            conn.execute(sql.FORGET_DEAD_WORKERS, {"ns": self.ns, "now": now})
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(sql.UNREGISTER_WORKER, {"ns": self.ns, "id": worker_id})
+
+    def workers(self, *, now: float) -> list[WorkerInfo]:
+        with self.db.read() as conn:
+            rows = conn.execute(sql.LIVE_WORKERS, {"ns": self.ns, "now": now}).fetchall()
+        return [WorkerInfo.from_json(info) for (info,) in rows]
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self.db.read() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _lost(attempts: int, max_attempts: int) -> str:
+    """The error of a job buried because its worker kept vanishing (the text Redis's script writes)."""
+    message = f"worker lost (lease expired) on attempt {attempts} of {max_attempts}"
+    return ErrorInfo("LeaseExpired", message).to_json()

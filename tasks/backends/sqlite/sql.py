@@ -1,0 +1,145 @@
+"""Every SQL statement the SQLite backend runs (the counterpart of the Redis backend's ``lua/`` folder).
+
+Parameters are named; ``:ns`` is the key prefix and ``:queue`` the queue of every statement that has one.
+Each statement that moves a running job checks ``token = :token``: a stale lease matches no row, so its
+write changes nothing. State literals are spelled as in the partial indexes of ``schema.py``.
+"""
+
+#: Insert a job, or replace a record whose result expired (what Redis does when the key's TTL ran out).
+ENQUEUE = """
+INSERT INTO jobs (ns, queue, id, state, payload, signature, max_attempts, attempts, enqueued_at, seq, run_at)
+VALUES (:ns, :queue, :id, :state, :payload, :signature, :max_attempts, 0, :enqueued_at, :seq, :run_at)
+ON CONFLICT (ns, queue, id) DO UPDATE SET
+    state = excluded.state, payload = excluded.payload, signature = excluded.signature,
+    max_attempts = excluded.max_attempts, attempts = 0, enqueued_at = excluded.enqueued_at,
+    seq = excluded.seq, run_at = excluded.run_at, token = NULL, lease_expires_at = NULL, worker = NULL,
+    started_at = NULL, result = NULL, error = NULL, finished_at = NULL, failed_at = NULL, expires_at = NULL
+WHERE jobs.expires_at IS NOT NULL AND jobs.expires_at <= :clock
+"""
+
+ADD_QUEUE = "INSERT OR IGNORE INTO queues (ns, name) VALUES (:ns, :queue)"
+
+#: The last and first position among a queue's ready jobs (``NULL`` when none is ready).
+TAIL = "SELECT MAX(seq) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued'"
+HEAD = "SELECT MIN(seq) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued'"
+
+#: Scheduled jobs and retries whose time came, oldest due first.
+DUE = """
+SELECT rowid FROM jobs
+WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying') AND run_at <= :now
+ORDER BY run_at, rowid LIMIT :limit
+"""
+PROMOTE = "UPDATE jobs SET state = 'queued', seq = :seq, run_at = NULL WHERE rowid = :rowid"
+
+#: Lease the first ``:limit`` ready jobs: count the attempt, write a fresh token (unique per call and job).
+RESERVE = """
+UPDATE jobs SET state = 'running', attempts = attempts + 1, token = :token_base || id,
+    lease_expires_at = :expiry, worker = :worker, started_at = :now
+WHERE rowid IN (
+    SELECT rowid FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' ORDER BY seq LIMIT :limit
+)
+RETURNING seq, id, payload, attempts, max_attempts, enqueued_at, token, signature
+"""
+
+EXTEND = """
+UPDATE jobs SET lease_expires_at = :expiry
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+
+COMPLETE = """
+UPDATE jobs SET state = 'succeeded', result = :result, finished_at = :now, expires_at = :expires_at,
+    token = NULL, lease_expires_at = NULL
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+
+RETRY_LATER = """
+UPDATE jobs SET state = 'retrying', run_at = :run_at, error = :error, token = NULL, lease_expires_at = NULL
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+
+RETRY_NOW = """
+UPDATE jobs SET state = 'queued', seq = :seq, error = :error, token = NULL, lease_expires_at = NULL
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+
+FAIL = """
+UPDATE jobs SET state = 'failed', error = :error, finished_at = :now, failed_at = :now,
+    token = NULL, lease_expires_at = NULL
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+
+#: Back to the head of the queue with the attempt given back: the job never ran.
+RELEASE = """
+UPDATE jobs SET state = 'queued', seq = :seq, attempts = attempts - 1, token = NULL, lease_expires_at = NULL
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+
+EXPIRED_LEASES = """
+SELECT rowid, attempts, max_attempts FROM jobs
+WHERE ns = :ns AND queue = :queue AND state = 'running' AND lease_expires_at <= :now
+ORDER BY lease_expires_at, rowid LIMIT :limit
+"""
+REQUEUE = "UPDATE jobs SET state = 'queued', seq = :seq, token = NULL, lease_expires_at = NULL WHERE rowid = :rowid"
+BURY = """
+UPDATE jobs SET state = 'failed', error = :error, finished_at = :now, failed_at = :now,
+    token = NULL, lease_expires_at = NULL
+WHERE rowid = :rowid
+"""
+
+#: Records whose result TTL ran out, judged by the backend's clock (as Redis judges a key's TTL by its own).
+PURGE_EXPIRED = """
+DELETE FROM jobs WHERE rowid IN (
+    SELECT rowid FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= :clock LIMIT :limit
+)
+"""
+
+STATUS = """
+SELECT state, attempts, result, error, payload FROM jobs
+WHERE ns = :ns AND queue = :queue AND id = :id AND (expires_at IS NULL OR expires_at > :clock)
+"""
+
+STATS = """
+SELECT
+    (SELECT COUNT(*) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued'),
+    (SELECT COUNT(*) FROM jobs WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying')),
+    (SELECT COUNT(*) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'running'),
+    (SELECT COUNT(*) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'failed')
+"""
+
+ANY_READY = "SELECT 1 FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' LIMIT 1"
+
+NEXT_DUE = "SELECT MIN(run_at) FROM jobs WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying')"
+
+KNOWN_QUEUES = "SELECT name FROM queues WHERE ns = :ns ORDER BY name"
+
+FAILED = """
+SELECT id, payload, attempts, error, failed_at FROM jobs
+WHERE ns = :ns AND queue = :queue AND state = 'failed'
+ORDER BY failed_at DESC, id DESC LIMIT :limit
+"""
+
+FAILED_IDS = "SELECT id FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'failed' ORDER BY failed_at, id"
+
+RETRY_FAILED = """
+UPDATE jobs SET state = 'queued', seq = :seq, attempts = 0, failed_at = NULL
+WHERE ns = :ns AND queue = :queue AND id = :id AND state = 'failed'
+"""
+
+PURGE_FAILED = "DELETE FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'failed'"
+
+CLEAR = "DELETE FROM jobs WHERE ns = :ns AND queue = :queue AND state IN ('queued', 'scheduled', 'retrying')"
+
+#: Claim a cron tick only if it is later than the one on record ("ZADD GT CH" in Redis).
+CLAIM_TICK = """
+INSERT INTO cron_ticks (ns, schedule, tick) VALUES (:ns, :schedule, :tick)
+ON CONFLICT (ns, schedule) DO UPDATE SET tick = excluded.tick WHERE excluded.tick > cron_ticks.tick
+"""
+LAST_TICK = "SELECT tick FROM cron_ticks WHERE ns = :ns AND schedule = :schedule"
+
+REGISTER_WORKER = """
+INSERT INTO workers (ns, id, info, expires_at) VALUES (:ns, :id, :info, :expires_at)
+ON CONFLICT (ns, id) DO UPDATE SET info = excluded.info, expires_at = excluded.expires_at
+"""
+FORGET_DEAD_WORKERS = "DELETE FROM workers WHERE ns = :ns AND expires_at <= :now"
+UNREGISTER_WORKER = "DELETE FROM workers WHERE ns = :ns AND id = :id"
+LIVE_WORKERS = "SELECT info FROM workers WHERE ns = :ns AND expires_at >= :now ORDER BY expires_at, id"
