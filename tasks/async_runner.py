@@ -39,6 +39,10 @@ class AsyncRunner:
         """Take a slot for one job: ``False`` when all ``limit`` are busy for ``timeout_s``."""
         return self._slots.acquire(timeout=timeout_s) if timeout_s > 0 else self._slots.acquire(blocking=False)
 
+    def release(self) -> None:
+        """Give back a slot taken for a job that will not be submitted after all."""
+        self._slots.release()
+
     def submit(self, work: Callable[[], Awaitable[T]], done: Callable[[T], None]) -> None:
         """Run ``work()`` on the loop (the caller holds a slot), then ``done(result)`` on the loop's thread.
 

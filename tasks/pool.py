@@ -13,6 +13,8 @@ holds and the job it runs with that job's deadline, and it:
   child's own heartbeat thread) does not lose its lease while its process is alive;
 - on SIGTERM/SIGINT, tells every child to stop, waits up to ``grace`` seconds, then kills what still runs
   and puts those jobs back without charging the attempt. A second SIGINT exits at once.
+
+Its datastore writes go through a ``LeaseKeeper`` thread, so a Redis outage delays none of the above.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from typing import Any
 from . import executor
 from .backends.base import Backend
 from .child import FINISHED, HELLO, RESERVED, SETTLED, STARTED, STOP, ChildSpec, child_main, spec_for
-from .errors import BackendUnavailable, JobTimeout
-from .model import Completed, Dead, Lease, Outcome
+from .errors import JobTimeout
+from .keeper import Failure, LeaseKeeper
+from .model import Completed, Dead, ErrorInfo, Lease
 
 log = logging.getLogger("tasks.pool")
 
@@ -40,7 +43,7 @@ log = logging.getLogger("tasks.pool")
 TICK_S = 0.1
 #: Restart delays for a child that dies before it could start working (a broken import, say): doubling.
 RESTART_FIRST_S, RESTART_MAX_S = 0.5, 10.0
-#: How long a stopping supervisor keeps trying to release jobs while the datastore is away.
+#: How long a stopping supervisor keeps trying to settle jobs while the datastore is away.
 FINAL_WRITE_S = 5.0
 
 
@@ -97,16 +100,16 @@ class Supervisor:
         self._children: dict[int, ChildHandle] = {}
         self._restart_at: dict[int, float] = {}
         self._early_deaths: dict[int, int] = {}
-        self._writes: list[tuple[Lease, Outcome | None]] = []  # None: release
+        self.keeper = LeaseKeeper(backend, lease_s=self.lease_s)
         self._stopping = False
         self._grace_deadline = 0.0
-        self._next_extend = 0.0
         self._interrupts = 0
 
     # --- public ----------------------------------------------------------------------------------------------
 
     def run(self) -> int:
         """Start the children and supervise them; returns the exit status (0 after a graceful stop or a burst)."""
+        self.keeper.start()
         for slot in range(self.settings.concurrency):
             self._spawn(slot)
         while self._children or self._restart_at:
@@ -114,9 +117,8 @@ class Supervisor:
             self._reap()
             self._restart_due()
             self._enforce_deadlines()
-            self._extend_leases()
-            self._write_pending()
-        self._write_pending(final=True)
+            self.keeper.watch([lease for c in self._children.values() for lease in c.held.values()])
+        self.keeper.close(FINAL_WRITE_S)
         log.info("pool stopped")
         return 0
 
@@ -214,11 +216,11 @@ class Supervisor:
             )
         now = time.time()
         for job_id, lease in child.held.items():
-            self._writes.append((lease, self._lost_outcome(child, job_id, lease, cause, now)))
+            self.keeper.settle(lease, self._lost_outcome(child, job_id, lease, cause, now))
         if child.worker_id:
-            self._unregister(child.worker_id)
+            self.keeper.forget_worker(child.worker_id)
 
-    def _lost_outcome(self, child: ChildHandle, job_id: str, lease: Lease, cause: str, now: float) -> Outcome | None:
+    def _lost_outcome(self, child: ChildHandle, job_id: str, lease: Lease, cause: str, now: float) -> Failure | None:
         """What a dead child's job becomes: ``None`` (put back, attempt uncounted) or a failed attempt."""
         if job_id not in child.running or child.killed_for == "shutdown":
             return None
@@ -276,76 +278,16 @@ class Supervisor:
                 )
                 _kill(child.process)
 
-    def _extend_leases(self) -> None:
-        """Renew the leases of live children (their own heartbeat does too; see the module docstring)."""
-        now = time.monotonic()
-        if now < self._next_extend:
-            return
-        self._next_extend = now + max(self.lease_s / 3, 0.05)
-        leases = [lease for c in self._children.values() if c.process.exitcode is None for lease in c.held.values()]
-        if not leases:
-            return
-        try:
-            self.backend.extend(leases, now=time.time(), lease_s=self.lease_s)
-        except BackendUnavailable as exc:
-            log.warning("supervisor could not renew leases: %s", exc)
 
-    # --- writes for dead children ----------------------------------------------------------------------------
-
-    def _write_pending(self, *, final: bool = False) -> None:
-        """Write the failures and releases of dead children's jobs; kept while the datastore is away."""
-        deadline = time.monotonic() + (FINAL_WRITE_S if final else 0.0)
-        while self._writes:
-            try:
-                self._write_one(*self._writes[0])
-            except BackendUnavailable as exc:
-                if time.monotonic() >= deadline:
-                    if final:
-                        log.warning(
-                            "backend unavailable (%s): %d job(s) will come back when their leases expire",
-                            exc,
-                            len(self._writes),
-                        )
-                    return
-                time.sleep(0.2)
-                continue
-            self._writes.pop(0)
-
-    def _write_one(self, lease: Lease, outcome: Outcome | None) -> None:
-        now = time.time()
-        if outcome is None:
-            ok = self.backend.release(lease, now=now)
-            what = "put back on its queue"
-        else:
-            ok = executor.apply_outcome(self.backend, lease, outcome, now=now)
-            what = "failed for good" if isinstance(outcome, Dead) else "will be retried"
-            log.warning(
-                "job %s: attempt %d lost with its process (%s); %s",
-                lease.job_id,
-                lease.attempt,
-                _error_text(outcome),
-                what,
-            )
-        if not ok:
-            log.info(
-                "job %s: already settled by its worker (or its lease expired); nothing to %s",
-                lease.job_id,
-                "release" if outcome is None else "fail",
-            )
-
-    def _unregister(self, worker_id: str) -> None:
-        with contextlib.suppress(BackendUnavailable):  # else its entry expires with its heartbeat
-            self.backend.unregister_worker(worker_id)
-
-
-def lost_attempt(lease: Lease, error: Exception, *, secret: str | None, now: float) -> Outcome:
+def lost_attempt(lease: Lease, error: Exception, *, secret: str | None, now: float) -> Failure:
     """The outcome of an attempt whose process died: ``error`` goes through the job's own retry policy."""
     prepared = executor.prepare(lease, secret)
     if isinstance(prepared, Dead):
         return prepared
     envelope, definition = prepared
     attempt = executor.Attempt(error=error)
-    return executor.conclude(attempt, lease=lease, envelope=envelope, definition=definition, secret=secret, now=now)
+    outcome = executor.conclude(attempt, lease=lease, envelope=envelope, definition=definition, secret=secret, now=now)
+    return outcome if not isinstance(outcome, Completed) else Dead(ErrorInfo(type(error).__name__, str(error)))
 
 
 def _describe_exit(code: int) -> str:
@@ -355,10 +297,6 @@ def _describe_exit(code: int) -> str:
         except ValueError:
             return f"was killed by signal {-code}"
     return f"exited with code {code}"
-
-
-def _error_text(outcome: Outcome) -> str:
-    return "completed" if isinstance(outcome, Completed) else f"{outcome.error.type}: {outcome.error.message}"
 
 
 def _kill(process: BaseProcess) -> None:

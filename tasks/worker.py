@@ -23,12 +23,13 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from . import executor, registry
 from .async_runner import AsyncRunner
 from .backends.base import Backend
 from .errors import BackendUnavailable
+from .ledger import Ledger, NoEvents, WorkerEvents
 from .model import Completed, Dead, Lease, Outcome, RetryAt, WorkerInfo
 from .registry import JobDefinition
 from .serialization import Envelope
@@ -63,27 +64,6 @@ class WorkerSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class WorkerEvents(Protocol):
-    """What a worker tells its supervisor, so that the death of its process loses nothing it held.
-
-    ``deadline`` is a ``time.monotonic()`` instant (the job's timeout), or ``None`` for no limit.
-    """
-
-    def reserved(self, leases: Sequence[Lease]) -> None: ...
-    def started(self, lease: Lease, deadline: float | None) -> None: ...
-    def finished(self, job_id: str) -> None: ...
-    def settled(self, job_ids: Sequence[str]) -> None: ...
-
-
-class NoEvents:
-    """The events of a worker that runs without a supervisor: nobody listens."""
-
-    def reserved(self, leases: Sequence[Lease]) -> None: ...
-    def started(self, lease: Lease, deadline: float | None) -> None: ...
-    def finished(self, job_id: str) -> None: ...
-    def settled(self, job_ids: Sequence[str]) -> None: ...
-
-
 class Worker:
     """Runs jobs from ``settings.queues`` (strict priority order) until stopped, or drained in burst mode."""
 
@@ -99,15 +79,11 @@ class Worker:
         self.settings = settings
         self.clock = clock
         self.events: WorkerEvents = events or NoEvents()
-        self.jobs_done = 0
         self.started_at = clock()
         self._stop = threading.Event()  # stop taking jobs
         self._halted = threading.Event()  # everything written or released: the heartbeat may end
-        self._lock = threading.Lock()
-        self._held: dict[str, Lease] = {}  # every lease whose outcome is not written yet
-        self._running: dict[str, Lease] = {}  # started, not finished (the sync one and async ones)
-        self._pending: list[tuple[Lease, Outcome]] = []  # finished, outcome not written yet
-        self._todo: deque[Lease] = deque()  # reserved, not started
+        self._ledger = Ledger(self.events)  # every lease held, by phase; shared by this worker's threads
+        self._todo: deque[Lease] = deque()  # reserved, not started (the main thread's own queue)
         self._aio = AsyncRunner(settings.async_concurrency) if settings.async_concurrency > 0 else None
         self._mean_job_s = 1.0  # start cautious: one job per reserve until we know jobs are fast
         self._next_maintenance = 0.0
@@ -146,9 +122,11 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def jobs_done(self) -> int:
+        return self._ledger.jobs_done
+
     def info(self) -> WorkerInfo:
-        with self._lock:
-            current = tuple(self._running)
         return WorkerInfo(
             id=self.settings.worker_id,
             host=socket.gethostname(),
@@ -156,7 +134,7 @@ class Worker:
             queues=tuple(self.settings.queues),
             started_at=self.started_at,
             jobs_done=self.jobs_done,
-            current_jobs=current,
+            current_jobs=self._ledger.running(),
             extra=dict(self.settings.extra),
         )
 
@@ -173,7 +151,7 @@ class Worker:
         if self._todo:
             self._run_todo()
             return True
-        if self.settings.burst and not self._busy():
+        if self.settings.burst and not self._ledger.busy():
             return False
         self._wait()
         return True
@@ -184,11 +162,11 @@ class Worker:
         self.heartbeat(raise_errors=True)
         self._outage = False
         self._next_maintenance = now + self.settings.lease_s
-        log.info("backend reachable again; renewed %d lease(s)", len(self._held))
+        log.info("backend reachable again; renewed %d lease(s)", len(self._ledger))
 
     def _acknowledge_and_reserve(self) -> list[Lease]:
         """Write pending outcomes (retries and failures one by one, successes batched with the reserve)."""
-        acks = self._write_rare(self._take_pending())
+        acks = self._write_rare(self._ledger.take_pending())
         count = 0 if self.stopping or self._todo else self._batch_size()
         try:
             done, leases = self.backend.complete_and_reserve(
@@ -200,13 +178,11 @@ class Worker:
                 count=count,
             )
         except BackendUnavailable:
-            self._restore_pending(list(acks))  # kept: sent again once the backend is back
+            self._ledger.restore_pending(list(acks))  # kept: sent again once the backend is back
             raise
-        self._settle([lease for lease, _ in acks], done)
+        self._ledger.settle([lease for lease, _ in acks], done)
         if leases:
-            with self._lock:
-                self._held.update((lease.job_id, lease) for lease in leases)
-            self.events.reserved(leases)
+            self._ledger.reserved(leases)
         return leases
 
     def _write_rare(self, pending: list[tuple[Lease, Outcome]]) -> list[tuple[Lease, Completed]]:
@@ -219,9 +195,9 @@ class Worker:
             try:
                 written = executor.apply_outcome(self.backend, lease, outcome, now=self.clock())
             except BackendUnavailable:
-                self._restore_pending([*acks, *pending[index:]])
+                self._ledger.restore_pending([*acks, *pending[index:]])
                 raise
-            self._settle([lease], [written])
+            self._ledger.settle([lease], [written])
         return acks
 
     def _run_todo(self) -> None:
@@ -245,23 +221,24 @@ class Worker:
         if definition.is_async and self._aio is not None:
             if not self._aio.try_acquire():
                 return False
-            self._begin(lease, envelope)
+            if not self._begin(lease, envelope):
+                self._aio.release()
+                return True
             began = time.perf_counter()
             self._aio.submit(
                 lambda: executor.invoke_async(definition, envelope, lease),
                 lambda attempt: self._conclude(lease, envelope, definition, attempt, began),
             )
             return True
-        self._begin(lease, envelope)
+        if not self._begin(lease, envelope):
+            return True
         began = time.perf_counter()
         self._conclude(lease, envelope, definition, executor.invoke(definition, envelope, lease), began)
         return True
 
-    def _begin(self, lease: Lease, envelope: Envelope) -> None:
-        with self._lock:
-            self._running[lease.job_id] = lease
+    def _begin(self, lease: Lease, envelope: Envelope) -> bool:
         timeout = envelope.timeout_s
-        self.events.started(lease, None if timeout is None else time.monotonic() + timeout)
+        return self._ledger.started(lease, None if timeout is None else time.monotonic() + timeout)
 
     def _conclude(
         self, lease: Lease, envelope: Envelope, definition: JobDefinition, attempt: executor.Attempt, began: float
@@ -276,37 +253,8 @@ class Worker:
         self._finish(lease, outcome, elapsed)
 
     def _finish(self, lease: Lease, outcome: Outcome, elapsed: float) -> None:
-        """The job ran: its outcome waits for the next round trip (from any thread)."""
-        with self._lock:
-            self._running.pop(lease.job_id, None)
-            self._pending.append((lease, outcome))
-            self.jobs_done += 1
-        self.events.finished(lease.job_id)
+        self._ledger.finished(lease, outcome)
         _log_outcome(lease, outcome, elapsed, self.clock())
-
-    def _take_pending(self) -> list[tuple[Lease, Outcome]]:
-        with self._lock:
-            pending, self._pending = self._pending, []
-        return pending
-
-    def _restore_pending(self, items: Sequence[tuple[Lease, Outcome]]) -> None:
-        with self._lock:
-            self._pending[:0] = items
-
-    def _settle(self, leases: Sequence[Lease], written: Sequence[bool]) -> None:
-        """The outcome of each lease is written (or refused): the worker holds them no more."""
-        with self._lock:
-            for lease in leases:
-                self._held.pop(lease.job_id, None)
-        for lease, ok in zip(leases, written):
-            if not ok:
-                log.warning(
-                    "job %s: lease lost before its outcome was written; the late write was refused "
-                    "and the job will run again",
-                    lease.job_id,
-                )
-        if leases:
-            self.events.settled([lease.job_id for lease in leases])
 
     def _release(self, leases: Sequence[Lease]) -> None:
         """Give back jobs never started, attempt uncounted; a failure leaves them to their lease."""
@@ -319,20 +267,15 @@ class Worker:
             log.warning(
                 "%d job(s) not released (backend away): their leases will bring them back", len(leases) - len(released)
             )
-        self._settle(released, [True] * len(released))
-
-    def _busy(self) -> bool:
-        with self._lock:
-            return bool(self._running or self._pending)
+        self._ledger.settle(released, [True] * len(released))
 
     def _wait(self) -> None:
         """Idle: block until a job may be ready, or an async job in flight ends (its ack is then sent)."""
         if self._aio is not None and self._aio.in_flight:
             self._aio.wait_change(ASYNC_POLL_S)
             return
-        with self._lock:
-            if self._pending:
-                return
+        if self._ledger.has_pending():
+            return
         self.backend.wait_for_jobs(self.settings.queues, timeout_s=self._idle_wait())
 
     def _batch_size(self) -> int:
@@ -355,15 +298,15 @@ class Worker:
             self._aio.wait_idle()
             self._aio.close()
         try:
-            acks = self._write_rare(self._take_pending())
+            acks = self._write_rare(self._ledger.take_pending())
             if acks:
                 items = [(lease, outcome.result, outcome.result_ttl_s) for lease, outcome in acks]
-                self._settle([lease for lease, _ in acks], self.backend.complete_many(items, now=self.clock()))
+                self._ledger.settle([lease for lease, _ in acks], self.backend.complete_many(items, now=self.clock()))
         except BackendUnavailable as exc:
             log.warning(
                 "backend unavailable at shutdown (%s): leases will bring %d job(s) back to run again",
                 exc,
-                len(self._held),
+                len(self._ledger),
             )
         unstarted, self._todo = list(self._todo), deque()
         self._release(unstarted)
@@ -382,13 +325,11 @@ class Worker:
     def heartbeat(self, *, raise_errors: bool = False) -> None:
         """Extend every held lease (started or not) and refresh this worker's entry in the worker list."""
         now = self.clock()
-        with self._lock:
-            held = list(self._held.values())
+        held = self._ledger.held()
         try:
             if held:
-                for lease, ok in zip(held, self.backend.extend(held, now=now, lease_s=self.settings.lease_s)):
-                    if not ok and lease.job_id in self._held:
-                        log.warning("job %s: lease lost (expired and taken back)", lease.job_id)
+                renewed = self.backend.extend(held, now=now, lease_s=self.settings.lease_s)
+                self._ledger.refused([lease for lease, ok in zip(held, renewed) if not ok])
             self.backend.register_worker(self.info(), ttl_s=self.settings.lease_s, now=now)
         except BackendUnavailable as exc:
             if raise_errors:

@@ -1,0 +1,142 @@
+"""The supervisor's datastore work, on a thread of its own: renewing leases, settling dead processes' jobs.
+
+The supervisor's loop (deaths, deadlines, signals) never waits on the datastore: when Redis is away, a call
+can block for seconds while the client retries, and a hard timeout or a restart must not wait for that.
+Everything handed to the keeper is kept until it is written, in order, across any outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Union
+
+from . import executor
+from .backends.base import Backend
+from .errors import BackendUnavailable
+from .model import Dead, Lease, RetryAt
+
+log = logging.getLogger("tasks.pool")
+
+#: What an attempt lost with its process becomes: another attempt later, or the failed set.
+Failure = Union[RetryAt, Dead]
+
+#: Pause between two tries while the datastore is away.
+RETRY_PAUSE_S = 0.5
+
+
+class LeaseKeeper:
+    """Renews the leases the supervisor is told about, and writes the fate of jobs whose process died."""
+
+    def __init__(self, backend: Backend, *, lease_s: float) -> None:
+        self.backend = backend
+        self.lease_s = lease_s
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = threading.Event()
+        self._live: list[Lease] = []
+        self._writes: deque[tuple[Lease, Failure | None]] = deque()  # None: release
+        self._gone: list[str] = []  # worker ids to take off the worker list
+        self._next_extend = 0.0
+        self._thread = threading.Thread(target=self._run, name="tasks-lease-keeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def watch(self, leases: Sequence[Lease]) -> None:
+        """The leases held by live worker processes now (renewed each third of a lease)."""
+        with self._lock:
+            self._live = list(leases)
+
+    def settle(self, lease: Lease, outcome: Failure | None) -> None:
+        """Write ``outcome`` for a dead process's job (``None``: put it back, attempt given back)."""
+        with self._lock:
+            self._writes.append((lease, outcome))
+        self._wake.set()
+
+    def forget_worker(self, worker_id: str) -> None:
+        with self._lock:
+            self._gone.append(worker_id)
+        self._wake.set()
+
+    def close(self, timeout_s: float) -> None:
+        """Write what is pending (for up to ``timeout_s`` while the datastore is away), then stop."""
+        self._closing.set()
+        self._wake.set()
+        self._thread.join(timeout_s)
+        with self._lock:
+            left = len(self._writes)
+        if left:
+            log.warning("backend unavailable: %d job(s) will come back when their leases expire", left)
+
+    # --- the thread ------------------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(0.1)
+            self._wake.clear()
+            # Read before the cycle: whatever was handed over before ``close`` is then written by this cycle.
+            closing = self._closing.is_set()
+            try:
+                self._extend_if_due()
+                self._write_all()
+                self._unregister_gone()
+            except BackendUnavailable as exc:
+                log.warning("supervisor: backend unavailable (%s); will try again", exc)
+                time.sleep(RETRY_PAUSE_S)
+                continue
+            if closing:
+                return
+
+    def _extend_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self._next_extend or self._closing.is_set():
+            return
+        self._next_extend = now + max(self.lease_s / 3, 0.05)
+        with self._lock:
+            live = self._live
+        if live:
+            self.backend.extend(live, now=time.time(), lease_s=self.lease_s)
+
+    def _write_all(self) -> None:
+        while True:
+            with self._lock:
+                if not self._writes:
+                    return
+                lease, outcome = self._writes[0]
+            _write(self.backend, lease, outcome)
+            with self._lock:
+                self._writes.popleft()
+
+    def _unregister_gone(self) -> None:
+        with self._lock:
+            gone, self._gone = self._gone, []
+        for index, worker_id in enumerate(gone):
+            try:
+                self.backend.unregister_worker(worker_id)
+            except BackendUnavailable:
+                with self._lock:
+                    self._gone[:0] = gone[index:]
+                raise
+
+
+def _write(backend: Backend, lease: Lease, outcome: Failure | None) -> None:
+    now = time.time()
+    if outcome is None:
+        if not backend.release(lease, now=now):
+            log.info("job %s: already settled by its worker (or its lease expired); nothing to put back", lease.job_id)
+        return
+    if not executor.apply_outcome(backend, lease, outcome, now=now):
+        log.info("job %s: already settled by its worker (or its lease expired); attempt not charged", lease.job_id)
+        return
+    log.warning(
+        "job %s: attempt %d lost with its process (%s: %s); %s",
+        lease.job_id,
+        lease.attempt,
+        outcome.error.type,
+        outcome.error.message,
+        "failed for good" if isinstance(outcome, Dead) else "will be retried",
+    )
