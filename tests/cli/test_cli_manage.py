@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tasks import JobHandle, queue
+from tasks.config import get_backend
 from tests import jobs
 from tests.cli.conftest import table
 from tests.support.processes import run_tasks
@@ -117,8 +118,6 @@ def test_retry_with_ids_moves_only_those_back(cli: Cli) -> None:
     assert out.strip() == "2 job(s) moved back to default"
     assert [h.status() for h in handles] == ["queued", "failed", "queued"]
     assert queue("default").failed_size() == 1
-    from tasks.config import get_backend
-
     status_of_first = get_backend().status("default", handles[0].id)
     assert status_of_first is not None and status_of_first.attempts == 0
 

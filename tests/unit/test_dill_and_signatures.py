@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+import dill
 import pytest
 
 from tasks import ConfigurationError, JobHandle, SerializationError, queue
-from tasks.config import configure, get_backend
+from tasks.config import configure, get_backend, reset
 from tasks.producer import DispatchOptions, build
 from tasks.serialization import sign
 from tests import jobs
@@ -107,10 +109,6 @@ def test_a_tampered_dill_payload_is_refused_and_the_worker_goes_on(app: str) -> 
     def swap_blob(payload: str) -> str:
         body = json.loads(payload)
         signature, _, _ = body["data"].partition(".")
-        import base64
-
-        import dill
-
         body["data"] = f"{signature}.{base64.b64encode(dill.dumps([[print, 'owned'], {}])).decode()}"
         return json.dumps(body)
 
@@ -190,8 +188,6 @@ def test_a_worker_without_a_secret_never_loads_dill(app: str, prefix: str) -> No
     handle = jobs.dill_apply.delay(abs, -1)
 
     # When that worker runs it (the producer's secret is not the worker's)
-    from tasks.config import reset
-
     reset()
     configure(url=app, prefix=prefix)
     drain()

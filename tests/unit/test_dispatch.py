@@ -14,7 +14,7 @@ from tasks.config import configure, get_backend
 from tasks.job import run_at_from
 from tests import jobs
 from tests.support.redis_server import free_port
-from tests.unit.helpers import drain
+from tests.unit.helpers import ManualClock, drain
 
 
 def payload_of(handle: JobHandle[Any]) -> dict[str, Any]:
@@ -185,8 +185,6 @@ def test_run_at_from_is_pure() -> None:
 
 def test_a_scheduled_job_runs_only_once_due(memory_app: str) -> None:
     # Given a job scheduled 30 s from now
-    from tests.unit.helpers import ManualClock
-
     clock = ManualClock()
     handle = jobs.add.later(30, 4, 5)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tasks import ConfigurationError, Job, job, registry
+from tests import jobs
 from tests.support.processes import ROOT
 
 
@@ -87,16 +88,12 @@ def test_empty_parentheses_behave_like_the_bare_decorator(forget_jobs: list[str]
 
 
 def test_the_job_keeps_the_function_identity() -> None:
-    from tests import jobs
-
     assert jobs.add.__name__ == "add"
     assert jobs.add.__wrapped__(1, 2) == 3
     assert jobs.record.__doc__ is not None and "TASKS_TEST_RECORD" in jobs.record.__doc__
 
 
 def test_decorating_twice_is_refused() -> None:
-    from tests import jobs
-
     with pytest.raises(TypeError, match="applied twice"):
         job(jobs.add)  # type: ignore[call-overload]
 
@@ -197,8 +194,6 @@ def test_an_explicit_name_wins(forget_jobs: list[str]) -> None:
 
 
 def test_the_shared_test_jobs_are_registered_under_their_names() -> None:
-    from tests import jobs
-
     assert jobs.add.name == "tests.add"
     assert registry.lookup("tests.add") is jobs.add.definition
 

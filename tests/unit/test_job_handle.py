@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tasks import JobFailed, JobHandle, queue
+from tasks.config import get_backend
 from tests import jobs
 from tests.support.waiting import wait_until
 from tests.unit.helpers import ManualClock, drain
@@ -160,8 +161,6 @@ def test_result_ttl_expires_the_record_on_the_real_redis(redis_app: str) -> None
 
 def test_result_ttl_is_set_on_the_record(app: str) -> None:
     # Given jobs kept for a minute and for the default day
-    from tasks.config import get_backend
-
     short = jobs.add.with_options(result_ttl=60).delay(1, 2)
     default = jobs.add.delay(1, 2)
     drain()
@@ -175,8 +174,6 @@ def test_result_ttl_is_set_on_the_record(app: str) -> None:
 
 def test_a_failed_job_is_kept_until_retried_or_purged(app: str) -> None:
     # Given a job that failed for good
-    from tasks.config import get_backend
-
     handle = jobs.fail_for_good.delay()
     drain()
 

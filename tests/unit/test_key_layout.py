@@ -10,8 +10,9 @@ import re
 
 import pytest
 
-from tasks import ConfigurationError, configure
+from tasks import ConfigurationError, configure, queue
 from tasks.backends.redis.keys import Keys, QueueKeys
+from tests.support.processes import ROOT
 
 GOLDEN_QUEUE = {
     "ready": "tasks:{emails}:ready",
@@ -80,16 +81,12 @@ def test_a_prefix_from_the_environment_is_checked_too(prefix: str, monkeypatch: 
     monkeypatch.setenv("TASKS_URL", "memory://prefix-check")
 
     # When the backend is first needed, Then the prefix is refused before any key is written
-    from tasks import queue
-
     with pytest.raises(ConfigurationError, match="prefix"):
         queue("default").size()
 
 
 def test_the_protocol_document_shows_the_same_layout() -> None:
     # docs/protocol.md is a contract for foreign producers: its key table must be what keys.py builds
-    from tests.support.processes import ROOT
-
     doc = (ROOT / "docs" / "protocol.md").read_text()
     documented = set(re.findall(r"^\| `(P:[^`]+)`", doc, flags=re.MULTILINE))
     keys = Keys("P")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tasks import FailedRecord, Queue, queue
+from tasks.config import get_backend
 from tests import jobs
 from tests.unit.helpers import drain
 
@@ -94,8 +95,6 @@ def test_retry_failed_puts_every_failed_job_back_with_attempts_reset(app: str) -
     assert queue("default").failed_size() == 0
     assert queue("default").size() == 2
     assert first.status() == second.status() == "queued"
-    from tasks.config import get_backend
-
     for handle in (first, second):
         status = get_backend().status("default", handle.id)
         assert status is not None and status.attempts == 0

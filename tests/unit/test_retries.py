@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tasks import JobHandle, queue
+from tasks import JobHandle, job, queue
 from tasks.config import get_backend
 from tests import jobs
 from tests.unit.helpers import ManualClock, drain
@@ -190,8 +190,6 @@ def test_a_backoff_callable_returning_nan_neither_crashes_the_worker_nor_loses_t
     app: str, forget_jobs: list[str]
 ) -> None:
     # Given a job whose backoff callable returns NaN
-    from tasks import job
-
     def broken() -> None:
         raise RuntimeError("again")
 
