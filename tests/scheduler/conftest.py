@@ -1,20 +1,26 @@
-"""Fixtures of the scheduler tests: a backend of either Redis flavour, a fake clock, a clean schedule registry."""
+"""Fixtures of the scheduler tests: a backend of each kind, a fake clock, a clean schedule registry."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tasks import registry, scheduler
 from tasks.backends.base import Backend
+from tasks.config import backend_from_url
 
 
-@pytest.fixture(params=["memory_backend", "redis_backend"])
-def backend(request: pytest.FixtureRequest) -> Backend:
-    """The same tests over fakeredis and a real Redis (each under the test's own key prefix)."""
-    value: Backend = request.getfixturevalue(request.param)
-    return value
+@pytest.fixture(params=["memory_backend", "redis_backend", "sqlite"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> Iterator[Backend]:
+    """The same tests over fakeredis, a real Redis (under the test's own key prefix) and a SQLite file."""
+    if request.param != "sqlite":
+        yield request.getfixturevalue(request.param)
+        return
+    sqlite = backend_from_url(f"sqlite:///{tmp_path / 'tasks.db'}", prefix=prefix)
+    yield sqlite
+    sqlite.close()
 
 
 class FakeClock:
