@@ -12,6 +12,7 @@ import redis
 
 import tasks.config
 from tasks.backends.redis import RedisBackend
+from tasks.backends.sqlite import SQLiteBackend
 from tests.support.redis_server import RedisServer
 
 #: The shared Redis the real-server tests use (never flushed: each test owns a prefix).
@@ -91,6 +92,26 @@ def redis_app(redis_url: str, prefix: str) -> str:
     """Configure the process for the real Redis under the test's prefix; returns the URL."""
     tasks.config.configure(url=redis_url, prefix=prefix)
     return redis_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file of the test's own (absolute, so worker processes started elsewhere find it too)."""
+    return f"sqlite:///{tmp_path / 'tasks.db'}"
+
+
+@pytest.fixture
+def sqlite_backend(sqlite_url: str, prefix: str) -> Iterator[SQLiteBackend]:
+    backend = SQLiteBackend.from_url(sqlite_url, prefix=prefix)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def sqlite_app(sqlite_url: str, prefix: str) -> str:
+    """Configure the process for a SQLite file of the test's own; returns the URL."""
+    tasks.config.configure(url=sqlite_url, prefix=prefix)
+    return sqlite_url
 
 
 @pytest.fixture

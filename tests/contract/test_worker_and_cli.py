@@ -66,7 +66,7 @@ def test_the_cli_lists_retries_and_clears_on_every_backend(app: Target, capsys: 
     table = run_cli(capsys, "queues", "tests.jobs", "--url", app.url)
     assert table.splitlines()[0].split() == ["queue", "ready", "scheduled", "running", "failed"]
     assert ["default", "2", "0", "0", "1"] in [line.split() for line in table.splitlines()]
-    listing = run_cli(capsys, "failed", "--url", app.url)
+    listing = run_cli(capsys, "failed", "default", "--url", app.url)
     assert failing.id in listing and "tests.always_fails" in listing and "ValueError: bad input" in listing
 
     # When it is retried and the queue cleared
