@@ -48,6 +48,8 @@ class ChildSpec:
     async_concurrency: int
     log_level: int
     supervisor_pid: int
+    #: When the supervisor dies, running jobs get this long to finish before they are put back.
+    grace_s: float = 30.0
 
 
 class PipeReporter:
@@ -102,32 +104,49 @@ def child_main(spec: ChildSpec, conn: Connection) -> None:
         extra={"supervisor_pid": spec.supervisor_pid, "slot": spec.slot},
     )
     holder: list[Worker] = []
-    reporter = PipeReporter(conn, on_lost=lambda: _supervisor_gone(holder))
+    reporter = PipeReporter(conn, on_lost=lambda: _supervisor_gone(holder, spec.grace_s))
     worker = Worker(config.get_backend(), settings, events=reporter)
     holder.append(worker)
     _install_signals(worker)
     reporter.send((HELLO, settings.worker_id))
-    threading.Thread(target=_watch_supervisor, args=(conn, worker), name="tasks-supervisor-watch", daemon=True).start()
+    watch = threading.Thread(
+        target=_watch_supervisor, args=(conn, worker, spec.grace_s), name="tasks-supervisor-watch", daemon=True
+    )
+    watch.start()
     sys.exit(worker.run())
 
 
-def _watch_supervisor(conn: Connection, worker: Worker) -> None:
+def _watch_supervisor(conn: Connection, worker: Worker, grace_s: float) -> None:
     """Obey ``stop``; at end-of-file (the supervisor died, even by SIGKILL) stop gracefully on our own."""
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
-            _supervisor_gone([worker])
+            _supervisor_gone([worker], grace_s)
             return
         if message == (STOP,):
             worker.stop()
 
 
-def _supervisor_gone(holder: Sequence[Worker]) -> None:
-    for worker in holder:
-        if not worker.stopping:
-            log.warning("supervisor gone: finishing running jobs, releasing the rest, exiting")
-            worker.stop()
+_orphaned = threading.Lock()
+
+
+def _supervisor_gone(holder: Sequence[Worker], grace_s: float) -> None:
+    """Stop as after SIGTERM; with nobody left to enforce the grace, enforce it here (once)."""
+    if not holder or not _orphaned.acquire(blocking=False):
+        return
+    worker = holder[0]
+    log.warning("supervisor gone: finishing running jobs (up to %g s), releasing the rest, exiting", grace_s)
+    worker.stop()
+    timer = threading.Timer(grace_s, _give_up, args=(worker,))
+    timer.daemon = True  # a worker that finishes in time exits without waiting for it
+    timer.start()
+
+
+def _give_up(worker: Worker) -> None:
+    log.warning("supervisor gone and the grace is over: putting running jobs back and exiting")
+    worker.abandon()
+    os._exit(0)
 
 
 def _install_signals(worker: Worker) -> None:

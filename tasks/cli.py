@@ -175,6 +175,7 @@ def run_worker(args: argparse.Namespace) -> int:
         async_concurrency=args.async_concurrency,
         log_level=logging.getLogger().level,
         supervisor_pid=os.getpid(),
+        grace_s=args.grace,
     )
     supervisor = Supervisor(backend, PoolSettings(child=child, concurrency=args.concurrency, grace_s=args.grace))
     supervisor.install_signals()

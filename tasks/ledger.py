@@ -59,6 +59,11 @@ class Ledger:
         with self._lock:
             return list(self._held.values())
 
+    def unfinished(self) -> list[Lease]:
+        """Held leases whose job has not finished: reserved or running."""
+        with self._lock:
+            return [lease for job_id, lease in self._held.items() if job_id not in self._finished]
+
     def running(self) -> tuple[str, ...]:
         with self._lock:
             return tuple(self._running)

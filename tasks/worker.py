@@ -122,6 +122,16 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def abandon(self) -> None:
+        """Put back every job reserved or running here, attempt given back, from any thread.
+
+        For a process about to exit with a job stuck in it (its supervisor is gone and the grace is over):
+        the jobs go back at once instead of when their leases expire. Outcomes not yet written are lost
+        (those jobs run again).
+        """
+        self.stop()
+        self._release(self._ledger.unfinished())
+
     @property
     def jobs_done(self) -> int:
         return self._ledger.jobs_done

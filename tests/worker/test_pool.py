@@ -137,3 +137,25 @@ def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
     assert sorted(records(pools.record)) == ["r0", "r1"]
     assert inspector.states([h.id for h in queued])["queued"] == 5
     assert inspector.leased() == []
+
+
+@pytest.mark.timeout(60)
+def test_an_orphaned_worker_process_puts_a_stuck_job_back_once_the_grace_is_over(
+    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
+) -> None:
+    # Given a pool with a 1 s grace whose process runs a 30 s job with no timeout
+    pool = pools.start("--concurrency", "1", "--grace", "1")
+    [child] = wait_for_workers(redis_backend, pool, 1)
+    stuck = jobs.sleep_then_record.delay("stuck", 30)
+    wait_until(lambda: stuck.status() == "running", timeout=10, interval=0.02)
+
+    # When the supervisor is killed, leaving nobody to enforce the grace
+    pool.signal(signal.SIGKILL)
+    began = time.monotonic()
+
+    # Then the process itself puts the job back (attempt given back) after the grace, and exits
+    wait_until(lambda: not alive(child), timeout=10, interval=0.02, message="the orphan exited")
+    assert time.monotonic() - began < 1 + 3
+    assert stuck.status() == "queued"
+    assert inspector.fields([stuck.id], "attempts") == [["0"]]
+    assert records(pools.record) == []
