@@ -126,8 +126,8 @@ class Ledger:
         for lease, ok in zip(leases, written):
             if not ok:
                 log.warning(
-                    "job %s: lease lost before its outcome was written; the late write was refused "
-                    "and the job will run again",
+                    "job %s: lease lost before its outcome was written (it expired and was taken back); "
+                    "the late write was refused: the job runs, or ran, again elsewhere",
                     lease.job_id,
                 )
         if leases:

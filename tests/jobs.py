@@ -237,3 +237,16 @@ def outage_job(key: str, seconds: float, fail_attempts: int = 0) -> int:
     if attempt <= fail_attempts:
         raise ValueError(f"{key} fails on attempt {attempt}")
     return attempt
+
+
+@job(name="tests.gil_hog", timeout=1, max_attempts=1)
+def gil_hog(n: int = 2_000_000_000) -> int:
+    """One long C call that holds the GIL: no signal handler and no other thread runs until it returns."""
+    return sum(range(n))
+
+
+@job(name="tests.gil_hog_then_record", max_attempts=3, backoff=0)
+def gil_hog_then_record(key: str, n: int) -> str:
+    """Hold the GIL in C for a while (starving this process's heartbeat thread), then record ``key``."""
+    sum(range(n))
+    return record(key)

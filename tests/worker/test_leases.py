@@ -1,0 +1,59 @@
+"""Leases: held while the holder lives (even a job stuck in C code), refused to a holder that lost them."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from tasks.backends.redis import RedisBackend
+from tests import jobs
+from tests.support.waiting import wait_until
+from tests.worker.conftest import Inspector, Pools, records, wait_for_workers
+
+pytestmark = [pytest.mark.redis]
+
+
+@pytest.mark.timeout(60)
+def test_a_job_holding_the_gil_longer_than_its_lease_keeps_the_lease_and_runs_once(
+    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
+) -> None:
+    # Given a pool of 2 with a 1.5 s lease, whose other process requeues expired leases every second
+    pool = pools.start("--concurrency", "2", "--lease", "1.5")
+    wait_for_workers(redis_backend, pool, 2)
+
+    # When a job holds the GIL in one C call for about 3 s (its process's heartbeat thread cannot run)
+    hog = jobs.gil_hog_then_record.delay("hog", 170_000_000)
+    wait_until(lambda: hog.status() == "succeeded", timeout=40, interval=0.05)
+
+    # Then the supervisor kept its lease alive: it ran once, on its first attempt, and nothing was requeued
+    assert records(pools.record) == ["hog"]
+    assert inspector.fields([hog.id], "attempts") == [["1"]]
+    assert "expired leases" not in pool.log_text() and "lease lost" not in pool.log_text()
+
+
+@pytest.mark.timeout(90)
+def test_a_frozen_pool_loses_its_lease_and_its_late_write_is_refused_and_logged(
+    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
+) -> None:
+    # Given a pool with a 1.5 s lease running a 3 s job
+    frozen = pools.start("--concurrency", "1", "--lease", "1.5")
+    wait_for_workers(redis_backend, frozen, 1)
+    slow = jobs.sleep_then_record.delay("slow", 3)
+    wait_until(lambda: slow.status() == "running", timeout=10, interval=0.02)
+
+    # When the whole pool is frozen (SIGSTOP: a paused VM, a partition) and another pool takes the job over
+    os.killpg(frozen.pid, signal.SIGSTOP)
+    try:
+        other = pools.start("--concurrency", "1", "--lease", "1.5")
+        wait_until(lambda: slow.status() == "succeeded", timeout=30, interval=0.05, message="taken over")
+    finally:
+        os.killpg(frozen.pid, signal.SIGCONT)
+
+    # Then the first pool, thawed, finishes its copy, but its write is refused (the token moved on) and logged
+    wait_until(lambda: "late write was refused" in frozen.log_text(), timeout=15, interval=0.05)
+    assert records(pools.record) == ["slow", "slow"]  # at-least-once: it ran twice, and says so
+    assert slow.status() == "succeeded"
+    assert inspector.fields([slow.id], "attempts") == [["2"]]
+    assert frozen.process.poll() is None and other.process.poll() is None
