@@ -101,6 +101,7 @@ class Supervisor:
         self._restart_at: dict[int, float] = {}
         self._early_deaths: dict[int, int] = {}
         self.keeper = LeaseKeeper(backend, lease_s=self.lease_s)
+        self._stop_requested = False
         self._stopping = False
         self._grace_deadline = 0.0
         self._interrupts = 0
@@ -113,6 +114,8 @@ class Supervisor:
         for slot in range(self.settings.concurrency):
             self._spawn(slot)
         while self._children or self._restart_at:
+            if self._stop_requested and not self._stopping:
+                self._begin_stop()
             self._wait_and_read(TICK_S)
             self._reap()
             self._restart_due()
@@ -123,9 +126,13 @@ class Supervisor:
         return 0
 
     def stop(self) -> None:
-        """Graceful stop: children stop taking jobs; what still runs after ``grace`` is killed and put back."""
-        if self._stopping:
-            return
+        """Graceful stop: children stop taking jobs; what still runs after ``grace`` is killed and put back.
+
+        Safe from a signal handler: it only sets a flag, which the supervisor's loop acts on within a tick.
+        """
+        self._stop_requested = True
+
+    def _begin_stop(self) -> None:
         self._stopping = True
         self._restart_at.clear()
         self._grace_deadline = time.monotonic() + self.settings.grace_s
