@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -15,7 +18,7 @@ from tasks.backends.redis import RedisBackend
 from tests import jobs
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
-from tests.worker.conftest import Inspector, Pools, duplicates, records
+from tests.worker.conftest import Inspector, Pools, duplicates, records, wait_for_workers
 
 pytestmark = [pytest.mark.redis]
 
@@ -68,3 +71,32 @@ def test_the_pool_survives_a_redis_restart_and_reports_outcomes_reached_while_it
     assert len(re.findall(r"worker process \d+ started", log)) == 4, log
     assert "died" not in log and "exited with code" not in log and "killed by" not in log
     print(f"\nRedis restart: 403 jobs done, {len(duplicates(own_pools.record))} stream job(s) ran twice")
+
+
+@pytest.mark.timeout(90)
+def test_a_worker_process_killed_while_redis_is_down_has_its_job_settled_when_redis_is_back(
+    own_redis: RedisServer, own_pools: Pools
+) -> None:
+    backend = cast(RedisBackend, tasks.config.get_backend())
+    inspector = Inspector(backend)
+    # Given a pool with a 10 s lease whose process runs a 3 s job
+    pool = own_pools.start("--concurrency", "1", "--lease", "10")
+    [child] = wait_for_workers(backend, pool, 1)
+    victim = jobs.sleep_then_record.delay("k", 3)
+    wait_until(lambda: victim.status() == "running", timeout=10, interval=0.02)
+
+    # When Redis stops, the process is killed, and the supervisor fails to write that attempt's failure
+    own_redis.stop()
+    os.kill(child, signal.SIGKILL)
+    wait_until(lambda: "was killed by SIGKILL" in pool.log_text(), timeout=10, interval=0.02)
+    wait_until(lambda: "supervisor: backend unavailable" in pool.log_text(), timeout=20, interval=0.05)
+    own_redis.start()
+    back = time.monotonic()
+
+    # Then, once Redis is back, the supervisor writes it (well before the 10 s lease would have): retried, then done
+    wait_until(lambda: victim.status() == "succeeded", timeout=30, interval=0.05)
+    assert time.monotonic() - back < 10
+    attempts, error = inspector.fields([victim.id], "attempts", "error")[0]
+    assert attempts == "2" and error is not None and "WorkerCrashed" in error
+    assert records(own_pools.record) == ["k"]
+    assert pool.process.poll() is None
