@@ -18,7 +18,9 @@ def tasks_env(url: str, prefix: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_tasks(args: Sequence[str], *, url: str, prefix: str, log: Path | None = None, **env: str) -> subprocess.Popen[bytes]:
+def start_tasks(
+    args: Sequence[str], *, url: str, prefix: str, log: Path | None = None, **env: str
+) -> subprocess.Popen[bytes]:
     """``python -m tasks ARGS`` in its own process group, output to ``log`` (or discarded)."""
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     return subprocess.Popen(
@@ -31,7 +33,9 @@ def start_tasks(args: Sequence[str], *, url: str, prefix: str, log: Path | None 
     )
 
 
-def run_tasks(args: Sequence[str], *, url: str, prefix: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess[str]:
+def run_tasks(
+    args: Sequence[str], *, url: str, prefix: str, timeout: float = 30, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tasks", *args],
         cwd=ROOT,
