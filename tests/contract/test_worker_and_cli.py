@@ -172,3 +172,12 @@ def test_an_idle_worker_does_not_spin(worker_process: tuple[subprocess.Popen[byt
 
     # Then all its processes together used under 5 % of one core (it measures ~1 % here)
     assert used < 0.15, f"{used:.3f} CPU seconds in 3 s"
+
+
+def test_the_cli_lists_the_live_workers(
+    shared_target: Target, worker_process: tuple[subprocess.Popen[bytes], Path]
+) -> None:
+    done = run_tasks(["workers"], url=shared_target.url, prefix=shared_target.prefix)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()[1:]]
+    assert any("default" in row for row in rows), done.stdout

@@ -167,3 +167,36 @@ def test_an_idle_wait_ends_when_a_delayed_job_falls_due(tmp_path: Path) -> None:
     assert 0.25 <= time.monotonic() - started < 1.0
     waiter.close()
     producer.close()
+
+
+def open_files(path: Path) -> int:
+    """How many descriptors of this process point at ``path`` (Linux /proc)."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == str(path))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts descriptors in /proc")
+def test_connections_of_threads_that_ended_are_closed(tmp_path: Path, clock: Clock) -> None:
+    # Given a backend used from short-lived threads (a server with a thread per request)
+    backend = SQLiteBackend(tmp_path / "tasks.db")
+
+    def request() -> None:
+        thread = threading.Thread(target=lambda: backend.enqueue(new_job("q", now=clock()), now=clock()))
+        thread.start()
+        thread.join()
+
+    for _ in range(3):
+        request()
+    settled = open_files(tmp_path / "tasks.db")
+
+    # When many more come and go
+    for _ in range(30):
+        request()
+
+    # Then the open files do not grow with them (SQLite may keep one closed descriptor for reuse)
+    assert open_files(tmp_path / "tasks.db") == settled <= 3
+    assert backend.queue_stats("q").ready == 33
+
+    # And close() closes everything, this thread's connection included
+    backend.close()
+    assert open_files(tmp_path / "tasks.db") == 0

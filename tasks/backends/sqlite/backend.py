@@ -87,6 +87,8 @@ class SQLiteBackend(Backend):
         return self.enqueue_many([job], now=now)[0]
 
     def enqueue_many(self, jobs: Sequence[NewJob], *, now: float) -> list[bool]:
+        if not jobs:
+            return []
         clock = self.clock()
         with self.db.write() as conn:
             positions = _Positions(conn, self.ns)
@@ -131,7 +133,12 @@ class SQLiteBackend(Backend):
         lease_s: float,
         count: int,
     ) -> tuple[list[bool], list[Lease]]:
-        """Acknowledgements and the next reserve in one transaction (the worker's hot path)."""
+        """Acknowledgements and the next reserve in one transaction (the worker's hot path).
+
+        With nothing to acknowledge, a read looks first: an idle worker does not take the write lock.
+        """
+        if not completions and not (count > 0 and self._work_waiting(queues, now=now)):
+            return [], []
         clock = self.clock()
         with self.db.write() as conn:
             done = [self._complete(conn, item, now=now, clock=clock) for item in completions]
@@ -201,6 +208,13 @@ class SQLiteBackend(Backend):
     def _any_ready(self, conn: sqlite3.Connection, queues: Sequence[str]) -> bool:
         return any(conn.execute(sql.ANY_READY, self._p(q)).fetchone() for q in queues)
 
+    def _work_waiting(self, queues: Sequence[str], *, now: float) -> bool:
+        """A job is ready, or a scheduled one is due, in one of ``queues``."""
+        with self.db.read() as conn:
+            if self._any_ready(conn, queues):
+                return True
+            return any(conn.execute(sql.ANY_DUE, self._p(q, now=now)).fetchone() for q in queues)
+
     def next_due(self, queues: Sequence[str]) -> float | None:
         with self.db.read() as conn:
             firsts = [conn.execute(sql.NEXT_DUE, self._p(q)).fetchone()[0] for q in queues]
@@ -252,7 +266,14 @@ class SQLiteBackend(Backend):
             )
 
     def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
-        """Also deletes the records whose result TTL ran out: the deterministic purge of this backend."""
+        """Also deletes the records whose result TTL ran out: the deterministic purge of this backend.
+
+        Every worker calls this each second: a read looks first, so the write lock is taken only when
+        there is something to do.
+        """
+        clock = self.clock()
+        if not self._anything_expired(queues, now=now, clock=clock):
+            return 0, 0
         requeued = failed = 0
         with self.db.write() as conn:
             positions = _Positions(conn, self.ns)
@@ -266,8 +287,14 @@ class SQLiteBackend(Backend):
                     else:
                         conn.execute(sql.REQUEUE, {"rowid": rowid, "seq": positions.tail(queue)})
                         requeued += 1
-            conn.execute(sql.PURGE_EXPIRED, {"clock": self.clock(), "limit": PURGE_LIMIT})
+            conn.execute(sql.PURGE_EXPIRED, {"clock": clock, "limit": PURGE_LIMIT})
         return requeued, failed
+
+    def _anything_expired(self, queues: Sequence[str], *, now: float, clock: float) -> bool:
+        with self.db.read() as conn:
+            if conn.execute(sql.ANY_RESULT_EXPIRED, {"clock": clock}).fetchone():
+                return True
+            return any(conn.execute(sql.ANY_LEASE_EXPIRED, self._p(q, now=now)).fetchone() for q in queues)
 
     # --- inspecting and managing -----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,8 +47,32 @@ def path_from_url(url: str) -> Path:
     return Path(rest[1:]).expanduser().resolve()
 
 
+def enable_wal(conn: sqlite3.Connection, *, deadline: float) -> None:
+    """Put the file in WAL mode (it stays so), retrying while other processes hold it.
+
+    Switching the journal mode of a new file that other processes are opening at the same moment answers
+    "database is locked" at once, without going through the busy handler: we wait and retry ourselves.
+    """
+    pause = 0.005
+    while True:
+        try:
+            mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    if mode.lower() != "wal":
+        raise ConfigurationError(f"SQLite cannot use WAL mode here (journal mode stays {mode!r}): use a local file")
+
+
 class Connections:
-    """Hands each thread its own connection to ``path``; the first one creates or migrates the file."""
+    """Hands each thread its own connection to ``path``; the first one creates or migrates the file.
+
+    Each new connection closes those of threads that ended, so a server that starts a thread per request
+    does not pile up open files; ``close()`` closes the rest.
+    """
 
     def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
@@ -59,7 +84,7 @@ class Connections:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []
+        self._opened: dict[threading.Thread, sqlite3.Connection] = {}
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use, and again in a forked child)."""
@@ -74,10 +99,13 @@ class Connections:
     def _open(self) -> sqlite3.Connection:
         with self.errors():
             conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False
+                self.path,
+                timeout=self.busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
             )
             try:
-                conn.execute("PRAGMA journal_mode = WAL")
+                enable_wal(conn, deadline=time.monotonic() + self.busy_timeout_s)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 with self._lock:
                     if not self._migrated:
@@ -87,7 +115,10 @@ class Connections:
                 conn.close()
                 raise
         with self._lock:
-            self._opened.append(conn)
+            ended = [thread for thread in self._opened if not thread.is_alive()]
+            for thread in ended:
+                self._opened.pop(thread).close()
+            self._opened[threading.current_thread()] = conn
         return conn
 
     @contextmanager
@@ -124,7 +155,7 @@ class Connections:
             self._reset()
             return
         with self._lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
+            opened, self._opened = self._opened, {}
+        for conn in opened.values():
             conn.close()
         self._local = threading.local()

@@ -79,6 +79,9 @@ SELECT rowid, attempts, max_attempts FROM jobs
 WHERE ns = :ns AND queue = :queue AND state = 'running' AND lease_expires_at <= :now
 ORDER BY lease_expires_at, rowid LIMIT :limit
 """
+ANY_LEASE_EXPIRED = """
+SELECT 1 FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'running' AND lease_expires_at <= :now LIMIT 1
+"""
 REQUEUE = "UPDATE jobs SET state = 'queued', seq = :seq, token = NULL, lease_expires_at = NULL WHERE rowid = :rowid"
 BURY = """
 UPDATE jobs SET state = 'failed', error = :error, finished_at = :now, failed_at = :now,
@@ -92,6 +95,8 @@ DELETE FROM jobs WHERE rowid IN (
     SELECT rowid FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= :clock LIMIT :limit
 )
 """
+
+ANY_RESULT_EXPIRED = "SELECT 1 FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= :clock LIMIT 1"
 
 STATUS = """
 SELECT state, attempts, result, error, payload FROM jobs
@@ -107,6 +112,10 @@ SELECT
 """
 
 ANY_READY = "SELECT 1 FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' LIMIT 1"
+ANY_DUE = """
+SELECT 1 FROM jobs
+WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying') AND run_at <= :now LIMIT 1
+"""
 
 NEXT_DUE = "SELECT MIN(run_at) FROM jobs WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying')"
 
