@@ -31,6 +31,11 @@ class Serializer(Protocol):
     def loads(self, text: str) -> Any: ...
 
 
+#: One encoder for every dump: ``json.dumps`` with options builds a new encoder per call, which costs more
+#: than encoding a small payload.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 class JsonSerializer:
     """Strict JSON: NaN and infinities are refused, so every payload is valid JSON for other languages."""
 
@@ -38,7 +43,7 @@ class JsonSerializer:
 
     def dumps(self, value: Any) -> str:
         try:
-            return json.dumps(value, separators=(",", ":"), allow_nan=False)
+            return _ENCODER.encode(value)
         except (TypeError, ValueError) as exc:
             raise SerializationError(str(exc)) from exc
 
@@ -136,30 +141,66 @@ def _check_one(serializer: Serializer, label: str, value: Any) -> None:
         ) from exc
 
 
+class PayloadTemplate:
+    """The payload fields that a job's dispatch options fix, encoded once; ``fill`` adds one dispatch's own.
+
+    A producer dispatching many jobs of one kind encodes only the id, the times and the arguments of each.
+    The text is the same JSON object ``encode_envelope`` would write, with its keys in another order.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        queue: str,
+        serializer: Serializer,
+        max_attempts: int,
+        timeout_s: float | None,
+        result_ttl_s: float,
+    ) -> None:
+        self.serializer = serializer
+        fixed = {
+            "v": PROTOCOL_VERSION,
+            "name": name,
+            "queue": queue,
+            "serializer": serializer.name,
+            "max_attempts": max_attempts,
+            "timeout": timeout_s,
+            "result_ttl": result_ttl_s,
+        }
+        self._head = JSON.dumps(fixed)[:-1] + ","  # '{...,' : the rest comes from fill()
+
+    def fill(
+        self, job_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, enqueued_at: float, run_at: float | None
+    ) -> str:
+        """The payload of one dispatch; raises ``SerializationError`` naming an argument that cannot be encoded."""
+        serializer = self.serializer
+        rest: dict[str, Any] = {"id": job_id, "enqueued_at": enqueued_at, "run_at": run_at}
+        try:
+            if serializer.name == "json":
+                rest["args"] = list(args)
+                rest["kwargs"] = kwargs
+            else:
+                rest["data"] = serializer.dumps([list(args), kwargs])
+            return self._head + JSON.dumps(rest)[1:]
+        except SerializationError:
+            check_arguments(serializer, args, kwargs)  # names the culprit
+            raise
+
+
 def encode_envelope(envelope: Envelope, serializer: Serializer) -> str:
     """The payload text of ``envelope``; raises ``SerializationError`` naming an argument that cannot be encoded."""
-    body: dict[str, Any] = {
-        "v": PROTOCOL_VERSION,
-        "id": envelope.id,
-        "name": envelope.name,
-        "queue": envelope.queue,
-        "serializer": serializer.name,
-        "max_attempts": envelope.max_attempts,
-        "timeout": envelope.timeout_s,
-        "result_ttl": envelope.result_ttl_s,
-        "enqueued_at": envelope.enqueued_at,
-        "run_at": envelope.run_at,
-    }
-    try:
-        if serializer.name == "json":
-            body["args"] = list(envelope.args)
-            body["kwargs"] = envelope.kwargs
-            return JSON.dumps(body)
-        body["data"] = serializer.dumps([list(envelope.args), envelope.kwargs])
-        return JSON.dumps(body)
-    except SerializationError:
-        check_arguments(serializer, envelope.args, envelope.kwargs)  # names the culprit
-        raise
+    template = PayloadTemplate(
+        name=envelope.name,
+        queue=envelope.queue,
+        serializer=serializer,
+        max_attempts=envelope.max_attempts,
+        timeout_s=envelope.timeout_s,
+        result_ttl_s=envelope.result_ttl_s,
+    )
+    return template.fill(
+        envelope.id, envelope.args, envelope.kwargs, enqueued_at=envelope.enqueued_at, run_at=envelope.run_at
+    )
 
 
 def decode_envelope(payload: str, secret: str | None) -> Envelope:

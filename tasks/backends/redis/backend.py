@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,11 @@ from .scripts import Scripts
 
 #: Due scheduled jobs moved to ready per queue and reserve call; the rest follow on the next call.
 PROMOTE_LIMIT = 200
+#: Jobs per enqueue script call: a bulk dispatch goes out in one round trip but as several calls, so that
+#: Redis serves other clients between them instead of running one script for the whole batch.
+ENQUEUE_CHUNK = 1000
+#: Encodes the jobs of one enqueue call into the script's one JSON argument.
+_PACK = json.JSONEncoder(separators=(",", ":"))
 
 _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
@@ -35,6 +41,7 @@ class RedisBackend(Backend):
         self.scripts = Scripts(client)
         self.description = description
         self._known_queues: set[str] = set()
+        self._queue_keys: dict[str, QueueKeys] = {}
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "tasks") -> RedisBackend:
@@ -56,7 +63,13 @@ class RedisBackend(Backend):
         return cls(client, prefix=prefix, description=f"{url} (fakeredis, this process only)")
 
     def queue_keys(self, queue: str) -> QueueKeys:
-        return self.keys.queue(queue)
+        """The keys of ``queue``, built once per queue name (the hot paths ask for them on every call)."""
+        keys = self._queue_keys.get(queue)
+        if keys is None:
+            if len(self._queue_keys) >= 4096:  # queues named on the fly: keep the cache bounded
+                self._queue_keys.clear()
+            keys = self._queue_keys[queue] = self.keys.queue(queue)
+        return keys
 
     # --- producing -------------------------------------------------------------------------------------------
 
@@ -64,30 +77,34 @@ class RedisBackend(Backend):
         return self.enqueue_many([job], now=now)[0]
 
     def enqueue_many(self, jobs: Sequence[NewJob], *, now: float) -> list[bool]:
+        """One ``enqueue_packed`` call per queue and ``ENQUEUE_CHUNK`` jobs, all in one round trip."""
         by_queue: dict[str, list[int]] = {}
         for index, job in enumerate(jobs):
             by_queue.setdefault(job.queue, []).append(index)
+        calls: list[tuple[list[int], list[str], list[Any]]] = []  # (job indexes, keys, args) of each call
+        for queue, indexes in by_queue.items():
+            qk = self.queue_keys(queue)
+            keys = [qk.ready, qk.scheduled, qk.wake]
+            for start in range(0, len(indexes), ENQUEUE_CHUNK):
+                chunk = indexes[start : start + ENQUEUE_CHUNK]
+                calls.append((chunk, keys, [now, qk.job_prefix, _pack_jobs([jobs[i] for i in chunk])]))
+        new = [q for q in by_queue if q not in self._known_queues]
+        if len(calls) == 1 and not new:  # the common single dispatch: no pipeline, one command
+            replies = [self._run("enqueue_packed", calls[0][1], calls[0][2])]
+        else:
 
-        def build(pipe: Any) -> None:
-            new = [q for q in by_queue if q not in self._known_queues]
-            if new:
-                pipe.sadd(self.keys.queues, *new)
-            for queue, indexes in by_queue.items():
-                qk = self.keys.queue(queue)
-                args: list[Any] = [now]
-                for i in indexes:
-                    job = jobs[i]
-                    run_at = "" if job.run_at is None else job.run_at
-                    args += [job.id, job.payload, job.max_attempts, job.enqueued_at, run_at, job.signature]
-                job_keys = [qk.job(jobs[i].id) for i in indexes]
-                self.scripts.queue(pipe, "enqueue", [qk.ready, qk.scheduled, qk.wake, *job_keys], args)
+            def build(pipe: Any) -> None:
+                if new:
+                    pipe.sadd(self.keys.queues, *new)
+                for _, keys, args in calls:
+                    self.scripts.queue(pipe, "enqueue_packed", keys, args)
 
-        replies = self._pipeline(build)[-len(by_queue) :] if by_queue else []
+            replies = self._pipeline(build)[-len(calls) :] if calls else []
         self._known_queues.update(by_queue)
         stored = [False] * len(jobs)
-        for indexes, reply in zip(by_queue.values(), replies):
-            for i, flag in zip(indexes, reply):
-                stored[i] = bool(flag)
+        for (chunk, _, _), reply in zip(calls, replies):
+            for i, flag in zip(chunk, reply):
+                stored[i] = flag == "1"
         return stored
 
     # --- working ---------------------------------------------------------------------------------------------
@@ -111,7 +128,7 @@ class RedisBackend(Backend):
         keys: list[str] = []
         prefixes: list[str] = []
         for queue in queues:
-            qk = self.keys.queue(queue)
+            qk = self.queue_keys(queue)
             keys += [qk.ready, qk.scheduled, qk.leases, qk.wake]
             prefixes.append(qk.job_prefix)
         args = [now, now + lease_s, count, worker_id, secrets.token_hex(8) + ":", PROMOTE_LIMIT, *prefixes]
@@ -123,11 +140,15 @@ class RedisBackend(Backend):
             self.scripts.queue(pipe, "reserve", keys, args)
 
         replies = self._pipeline(build)
-        done = [bool(flag) for reply in replies[:calls] for flag in reply]
+        done = [flag == "1" for reply in replies[:calls] for flag in reply]
         return done, self._parse_reserve(queues, replies[calls], now)
 
     @staticmethod
-    def _parse_reserve(queues: Sequence[str], reply: list[Any], now: float) -> list[Lease]:
+    def _parse_reserve(queues: Sequence[str], text: str, now: float) -> list[Lease]:
+        """The leases of a ``reserve`` reply: one JSON array, 8 values per job ('' when none was taken)."""
+        if not text:
+            return []
+        reply = json.loads(text)
         leases = []
         for i in range(0, len(reply), 8):
             q, job_id, payload, attempt, max_attempts, enqueued_at, token, signature = reply[i : i + 8]
@@ -168,7 +189,7 @@ class RedisBackend(Backend):
 
         def build(pipe: Any) -> None:
             for queue, group in by_queue.items():
-                qk = self.keys.queue(queue)
+                qk = self.queue_keys(queue)
                 args: list[Any] = [now + lease_s]
                 for lease in group:
                     args += [lease.job_id, lease.token]
@@ -187,7 +208,7 @@ class RedisBackend(Backend):
 
     def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
         replies = self._pipeline(lambda pipe: self._queue_completions(pipe, items, now=now))
-        return [bool(flag) for reply in replies for flag in reply]
+        return [flag == "1" for reply in replies for flag in reply]
 
     def _queue_completions(self, pipe: Any, items: Sequence[tuple[Lease, str, float]], *, now: float) -> int:
         """Queue ``complete`` calls for ``items``, one per run of the same queue; returns how many calls."""
@@ -198,7 +219,7 @@ class RedisBackend(Backend):
             end = start
             while end < len(items) and items[end][0].queue == queue:
                 end += 1
-            qk = self.keys.queue(queue)
+            qk = self.queue_keys(queue)
             args: list[Any] = [now]
             for lease, result, ttl in items[start:end]:
                 args += [lease.job_id, lease.token, result, max(1, int(ttl * 1000))]
@@ -348,3 +369,23 @@ class RedisBackend(Backend):
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise BackendUnavailable(f"cannot reach {self.description}: {exc}") from exc
+
+
+def _pack_jobs(jobs: Sequence[NewJob]) -> str:
+    """The ``enqueue_packed`` argument: per job id, payload, max_attempts, enqueued_at, run_at, signature.
+
+    Numbers go as text, as ``repr`` writes them (what redis-py would send), so nothing is rounded on the way.
+    """
+    return _PACK.encode(
+        [
+            [
+                job.id,
+                job.payload,
+                str(job.max_attempts),
+                repr(job.enqueued_at),
+                "" if job.run_at is None else repr(job.run_at),
+                job.signature,
+            ]
+            for job in jobs
+        ]
+    )

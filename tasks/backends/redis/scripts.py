@@ -20,6 +20,7 @@ T = TypeVar("T")
 
 SCRIPT_NAMES = (
     "enqueue",
+    "enqueue_packed",
     "reserve",
     "complete",
     "retry",

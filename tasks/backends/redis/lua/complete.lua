@@ -4,7 +4,7 @@
 -- KEYS[2..]            HASH  one job hash per job, in ARGV order
 -- ARGV[1]      now     epoch seconds
 -- ARGV[2+4i .. 5+4i]   per job i: id, token, result, result_ttl_ms
--- Returns: a list with 1 (done) or 0 (stale token: the write is refused) per job.
+-- Returns: a string with one character per job: '1' done, '0' stale token (the write is refused).
 
 local out = {}
 for i = 2, #KEYS do
@@ -15,9 +15,9 @@ for i = 2, #KEYS do
     redis.call('HDEL', key, 'token')
     redis.call('HSET', key, 'state', 'succeeded', 'result', ARGV[b + 2], 'finished_at', ARGV[1])
     redis.call('PEXPIRE', key, ARGV[b + 3])
-    out[#out + 1] = 1
+    out[#out + 1] = '1'
   else
-    out[#out + 1] = 0
+    out[#out + 1] = '0'
   end
 end
-return out
+return table.concat(out)

@@ -11,7 +11,9 @@
 -- ARGV[5]  token_base     unique per call; the n-th job's token is token_base .. n
 -- ARGV[6]  promote_limit  how many due jobs to promote per queue and call
 -- ARGV[6+q]               job hash key prefix of queue q
--- Returns: 8 values per job taken: q, id, payload, attempt, max_attempts, enqueued_at, token, signature.
+-- Returns: one JSON array (decoded in C by the client, where a RESP array of 8 values per job is parsed
+--          in Python) of 8 values per job taken: q, id, payload, attempt, max_attempts, enqueued_at, token,
+--          signature; '' when no job was taken.
 -- Keeps the invariant "ready non-empty => wake non-empty" so one woken worker wakes the next.
 
 local now, expiry, want = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
@@ -38,7 +40,7 @@ for q = 1, #KEYS / 4 do
         local attempt = redis.call('HINCRBY', key, 'attempts', 1)
         redis.call('HSET', key, 'state', 'running', 'token', token, 'started_at', ARGV[1], 'worker', worker)
         redis.call('ZADD', leases, expiry, id)
-        for _, v in ipairs({q, id, job[1], attempt, job[2], job[3], token, job[4] or ''}) do
+        for _, v in ipairs({q, id, job[1], attempt, job[2] or '1', job[3] or '0', token, job[4] or ''}) do
           out[#out + 1] = v
         end
       end
@@ -50,4 +52,5 @@ for q = 1, #KEYS / 4 do
     redis.call('DEL', wake)
   end
 end
-return out
+if #out == 0 then return '' end
+return cjson.encode(out)
