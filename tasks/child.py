@@ -15,9 +15,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from . import config
@@ -30,6 +31,8 @@ log = logging.getLogger("tasks.worker")
 HELLO, RESERVED, STARTED, FINISHED, SETTLED = "hello", "reserved", "started", "finished", "settled"
 #: Message kinds, supervisor -> child.
 STOP = "stop"
+#: Attempts at a consistent read of a ``RunningSlot`` (a write takes about a microsecond).
+SLOT_READ_TRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,55 @@ class ChildSpec:
     grace_s: float = 30.0
 
 
-class PipeReporter:
-    """``WorkerEvents`` sent to the supervisor; any thread may report (sends are serialised by a lock).
+class RunningSlot:
+    """Which sync job a worker process runs now, and until when, in memory shared with its supervisor.
 
-    If the pipe breaks, the supervisor is gone: ``on_lost`` is called once (it stops the worker).
+    It is written twice per job without a system call: a pipe message per job start and end would halve
+    the pool's throughput on fast jobs. A sequence number around each write (odd while writing) lets the
+    supervisor read it whole while the worker lives; once the worker is dead it holds its last word.
+    Cells: sequence, the job's serial (0: no sync job running), deadline (``time.monotonic()``; -1: none).
     """
 
-    def __init__(self, conn: Connection, on_lost: Any) -> None:
+    def __init__(self, context: BaseContext) -> None:
+        self._cells: Any = context.RawArray("d", 3)
+
+    def write(self, serial: int, deadline: float | None) -> None:
+        cells = self._cells
+        cells[0] += 1
+        cells[1] = serial
+        cells[2] = -1.0 if deadline is None else deadline
+        cells[0] += 1
+
+    def read(self) -> tuple[int, float | None] | None:
+        """``(serial, deadline)`` of the sync job running now (serial 0: none).
+
+        ``None`` when no whole snapshot could be read: the writer is mid-write, or was killed mid-write (the
+        sequence then stays odd for good). Callers treat that as "no sync job known", never as a deadline.
+        """
+        cells = self._cells
+        for _ in range(SLOT_READ_TRIES):
+            before = cells[0]
+            serial, deadline = int(cells[1]), cells[2]
+            if int(before) % 2 == 0 and before == cells[0]:
+                return serial, None if deadline < 0 else deadline
+        return None
+
+
+class PipeReporter:
+    """``WorkerEvents`` for the supervisor: leases and async jobs over the pipe, the sync job in the slot.
+
+    Any thread may report (sends are serialised by a lock). Each lease reserved gets a serial number, sent
+    with it, that the slot names it by. If the pipe breaks, the supervisor is gone: ``on_lost`` is called.
+    """
+
+    def __init__(self, conn: Connection, slot: RunningSlot, on_lost: Callable[[], None]) -> None:
         self.conn = conn
+        self.slot = slot
         self.on_lost = on_lost
         self._lock = threading.Lock()
         self._broken = False
+        self._serials: dict[str, int] = {}
+        self._next_serial = 0
 
     def send(self, message: tuple[Any, ...]) -> None:
         with self._lock:
@@ -76,19 +117,36 @@ class PipeReporter:
             self.on_lost()
 
     def reserved(self, leases: Sequence[Lease]) -> None:
-        self.send((RESERVED, list(leases)))
+        numbered = []
+        with self._lock:
+            for lease in leases:
+                self._next_serial += 1
+                self._serials[lease.job_id] = self._next_serial
+                numbered.append((self._next_serial, lease))
+        self.send((RESERVED, numbered))
 
-    def started(self, lease: Lease, deadline: float | None) -> None:
-        self.send((STARTED, lease.job_id, deadline))
+    def started(self, lease: Lease, deadline: float | None, sync: bool) -> None:
+        if sync:
+            with self._lock:
+                serial = self._serials.get(lease.job_id, 0)
+            self.slot.write(serial, deadline)
+        else:
+            self.send((STARTED, lease.job_id, deadline))
 
-    def finished(self, job_id: str) -> None:
-        self.send((FINISHED, job_id))
+    def finished(self, job_id: str, sync: bool) -> None:
+        if sync:
+            self.slot.write(0, None)
+        else:
+            self.send((FINISHED, job_id))
 
     def settled(self, job_ids: Sequence[str]) -> None:
+        with self._lock:
+            for job_id in job_ids:
+                self._serials.pop(job_id, None)
         self.send((SETTLED, list(job_ids)))
 
 
-def child_main(spec: ChildSpec, conn: Connection) -> None:
+def child_main(spec: ChildSpec, conn: Connection, slot: RunningSlot) -> None:
     """The entry point of a spawned worker process (``multiprocessing`` spawn context)."""
     logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     config.configure(url=spec.url, prefix=spec.prefix, secret=spec.secret)
@@ -104,7 +162,7 @@ def child_main(spec: ChildSpec, conn: Connection) -> None:
         extra={"supervisor_pid": spec.supervisor_pid, "slot": spec.slot},
     )
     holder: list[Worker] = []
-    reporter = PipeReporter(conn, on_lost=lambda: _supervisor_gone(holder, spec.grace_s))
+    reporter = PipeReporter(conn, slot, on_lost=lambda: _supervisor_gone(holder, spec.grace_s))
     worker = Worker(config.get_backend(), settings, events=reporter)
     holder.append(worker)
     _install_signals(worker)

@@ -21,12 +21,13 @@ log = logging.getLogger("tasks.worker")
 class WorkerEvents(Protocol):
     """What a worker tells its supervisor, so that the death of its process loses nothing it held.
 
-    ``deadline`` is a ``time.monotonic()`` instant (the job's timeout), or ``None`` for no limit.
+    ``deadline`` is a ``time.monotonic()`` instant (the job's timeout), or ``None`` for no limit. ``sync``
+    says the job runs on the main thread (one at a time); async jobs run many at once on the event loop.
     """
 
     def reserved(self, leases: Sequence[Lease]) -> None: ...
-    def started(self, lease: Lease, deadline: float | None) -> None: ...
-    def finished(self, job_id: str) -> None: ...
+    def started(self, lease: Lease, deadline: float | None, sync: bool) -> None: ...
+    def finished(self, job_id: str, sync: bool) -> None: ...
     def settled(self, job_ids: Sequence[str]) -> None: ...
 
 
@@ -34,8 +35,8 @@ class NoEvents:
     """The events of a worker that runs without a supervisor: nobody listens."""
 
     def reserved(self, leases: Sequence[Lease]) -> None: ...
-    def started(self, lease: Lease, deadline: float | None) -> None: ...
-    def finished(self, job_id: str) -> None: ...
+    def started(self, lease: Lease, deadline: float | None, sync: bool) -> None: ...
+    def finished(self, job_id: str, sync: bool) -> None: ...
     def settled(self, job_ids: Sequence[str]) -> None: ...
 
 
@@ -47,7 +48,7 @@ class Ledger:
         self.jobs_done = 0
         self._lock = threading.Lock()
         self._held: dict[str, Lease] = {}
-        self._running: set[str] = set()
+        self._running: dict[str, bool] = {}  # job id -> runs on the main thread (sync)
         self._finished: set[str] = set()  # outcome pending or being written
         self._pending: list[tuple[Lease, Outcome]] = []
         self._lost: set[str] = set()  # reserved, and the heartbeat found the lease gone before it started
@@ -84,28 +85,28 @@ class Ledger:
             self._held.update((lease.job_id, lease) for lease in leases)
         self.events.reserved(leases)
 
-    def started(self, lease: Lease, deadline: float | None) -> bool:
+    def started(self, lease: Lease, deadline: float | None, *, sync: bool) -> bool:
         """Mark ``lease`` running; ``False`` (and the lease dropped) if its lease was lost while it waited."""
         with self._lock:
             lost = lease.job_id in self._lost
             self._lost.discard(lease.job_id)
             if not lost:
-                self._running.add(lease.job_id)
+                self._running[lease.job_id] = sync
         if lost:
             log.warning("job %s: lease lost before the job started; not running it here", lease.job_id)
             self.settle([lease], [True])
             return False
-        self.events.started(lease, deadline)
+        self.events.started(lease, deadline, sync)
         return True
 
     def finished(self, lease: Lease, outcome: Outcome) -> None:
         """The job ran (on any thread): its outcome waits for the next round trip."""
         with self._lock:
-            self._running.discard(lease.job_id)
+            sync = self._running.pop(lease.job_id, True)  # never started (it could not run): main thread
             self._finished.add(lease.job_id)
             self._pending.append((lease, outcome))
             self.jobs_done += 1
-        self.events.finished(lease.job_id)
+        self.events.finished(lease.job_id, sync)
 
     def take_pending(self) -> list[tuple[Lease, Outcome]]:
         with self._lock:

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -32,7 +33,7 @@ from typing import Any
 
 from . import executor
 from .backends.base import Backend
-from .child import FINISHED, HELLO, RESERVED, SETTLED, STARTED, STOP, ChildSpec, child_main, spec_for
+from .child import FINISHED, HELLO, RESERVED, SETTLED, STARTED, STOP, ChildSpec, RunningSlot, child_main, spec_for
 from .errors import JobTimeout
 from .keeper import Failure, LeaseKeeper
 from .model import Completed, Dead, ErrorInfo, Lease
@@ -67,9 +68,11 @@ class ChildHandle:
     slot: int
     process: BaseProcess
     conn: Connection
+    running_slot: RunningSlot
     worker_id: str = ""
     held: dict[str, Lease] = field(default_factory=dict)
-    running: dict[str, float | None] = field(default_factory=dict)  # job id -> deadline (monotonic)
+    serials: dict[int, str] = field(default_factory=dict)  # serial -> job id, for the running slot
+    running_async: dict[str, float | None] = field(default_factory=dict)  # job id -> deadline (monotonic)
     killed_for: str = ""  # "" (died on its own), "timeout" or "shutdown"
     timed_out: set[str] = field(default_factory=set)
     conn_open: bool = True
@@ -77,16 +80,33 @@ class ChildHandle:
     def apply(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == RESERVED:
-            self.held.update((lease.job_id, lease) for lease in message[1])
+            for serial, lease in message[1]:
+                self.held[lease.job_id] = lease
+                self.serials[serial] = lease.job_id
         elif kind == STARTED:
-            self.running[message[1]] = message[2]
+            self.running_async[message[1]] = message[2]
         elif kind == FINISHED:
-            self.running.pop(message[1], None)
+            self.running_async.pop(message[1], None)
         elif kind == SETTLED:
-            for job_id in message[1]:
-                self.held.pop(job_id, None)
+            self._settled(message[1])
         elif kind == HELLO:
             self.worker_id = message[1]
+
+    def _settled(self, job_ids: Sequence[str]) -> None:
+        gone = set(job_ids)
+        for job_id in job_ids:
+            self.held.pop(job_id, None)
+        for serial in [s for s, job_id in self.serials.items() if job_id in gone]:
+            del self.serials[serial]
+
+    def running(self) -> dict[str, float | None]:
+        """Jobs running in this process now, with their deadlines: the sync one (if any) and async ones."""
+        running = dict(self.running_async)
+        current = self.running_slot.read()
+        job_id = self.serials.get(current[0]) if current else None
+        if current and job_id is not None:
+            running[job_id] = current[1]
+        return running
 
 
 class Supervisor:
@@ -165,11 +185,12 @@ class Supervisor:
 
     def _spawn(self, slot: int) -> None:
         here, there = self._context.Pipe(duplex=True)
+        running = RunningSlot(self._context)
         spec = spec_for(self.settings.child, slot)
-        process = self._context.Process(target=child_main, args=(spec, there), name=f"tasks-worker-{slot}")
+        process = self._context.Process(target=child_main, args=(spec, there, running), name=f"tasks-worker-{slot}")
         process.start()
         there.close()
-        self._children[slot] = ChildHandle(slot, process, here)
+        self._children[slot] = ChildHandle(slot, process, here, running)
         log.info("worker process %s started (slot %d)", process.pid, slot)
 
     def _wait_and_read(self, timeout_s: float) -> None:
@@ -210,6 +231,7 @@ class Supervisor:
         """Fail the running job as one attempt (or for its timeout); put every other held job back."""
         code = child.process.exitcode or 0
         cause = _describe_exit(code)
+        running = child.running()
         if code != 0 or child.killed_for:
             log.log(
                 logging.INFO if child.killed_for == "shutdown" else logging.ERROR,
@@ -219,20 +241,22 @@ class Supervisor:
                 cause,
                 f" (killed for {child.killed_for})" if child.killed_for else "",
                 len(child.held),
-                len(child.running),
+                len(running),
             )
         now = time.time()
         for job_id, lease in child.held.items():
-            self.keeper.settle(lease, self._lost_outcome(child, job_id, lease, cause, now))
+            self.keeper.settle(lease, self._lost_outcome(child, job_id in running, lease, cause, now))
         if child.worker_id:
             self.keeper.forget_worker(child.worker_id)
 
-    def _lost_outcome(self, child: ChildHandle, job_id: str, lease: Lease, cause: str, now: float) -> Failure | None:
+    def _lost_outcome(
+        self, child: ChildHandle, was_running: bool, lease: Lease, cause: str, now: float
+    ) -> Failure | None:
         """What a dead child's job becomes: ``None`` (put back, attempt uncounted) or a failed attempt."""
-        if job_id not in child.running or child.killed_for == "shutdown":
+        if not was_running or child.killed_for == "shutdown":
             return None
         if child.killed_for == "timeout":
-            if job_id not in child.timed_out:
+            if lease.job_id not in child.timed_out:
                 return None  # a bystander of another job's hard timeout
             grace = self.settings.grace_s
             error: Exception = JobTimeout(f"still running {grace:g} s after its timeout: its process was killed")
@@ -273,7 +297,7 @@ class Supervisor:
                     _kill(child.process)
             return
         for child in self._children.values():
-            late = [j for j, d in child.running.items() if d is not None and now > d + self.settings.grace_s]
+            late = [j for j, d in child.running().items() if d is not None and now > d + self.settings.grace_s]
             if late and not child.killed_for:
                 child.killed_for = "timeout"
                 child.timed_out.update(late)

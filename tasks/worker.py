@@ -231,7 +231,7 @@ class Worker:
         if definition.is_async and self._aio is not None:
             if not self._aio.try_acquire():
                 return False
-            if not self._begin(lease, envelope):
+            if not self._begin(lease, envelope, sync=False):
                 self._aio.release()
                 return True
             began = time.perf_counter()
@@ -240,15 +240,15 @@ class Worker:
                 lambda attempt: self._conclude(lease, envelope, definition, attempt, began),
             )
             return True
-        if not self._begin(lease, envelope):
+        if not self._begin(lease, envelope, sync=True):
             return True
         began = time.perf_counter()
         self._conclude(lease, envelope, definition, executor.invoke(definition, envelope, lease), began)
         return True
 
-    def _begin(self, lease: Lease, envelope: Envelope) -> bool:
+    def _begin(self, lease: Lease, envelope: Envelope, *, sync: bool) -> bool:
         timeout = envelope.timeout_s
-        return self._ledger.started(lease, None if timeout is None else time.monotonic() + timeout)
+        return self._ledger.started(lease, None if timeout is None else time.monotonic() + timeout, sync=sync)
 
     def _conclude(
         self, lease: Lease, envelope: Envelope, definition: JobDefinition, attempt: executor.Attempt, began: float
