@@ -132,6 +132,8 @@ class RedisBackend(Backend):
             keys += [qk.ready, qk.scheduled, qk.leases, qk.wake]
             prefixes.append(qk.job_prefix)
         args = [now, now + lease_s, count, worker_id, secrets.token_hex(8) + ":", PROMOTE_LIMIT, *prefixes]
+        if not completions:  # an idle worker woken up: one command, no pipeline
+            return [], self._parse_reserve(queues, self._run("reserve", keys, args), now)
         calls = 0
 
         def build(pipe: Any) -> None:
