@@ -1,0 +1,119 @@
+"""The worker loop in this process, over ``memory://``: outages, lost leases, async concurrency. Fast and exact."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks import queue
+from tasks.backends.redis import RedisBackend
+from tasks.errors import BackendUnavailable
+from tasks.model import Lease
+from tasks.worker import Worker, WorkerSettings
+from tests import jobs
+from tests.support.waiting import wait_until
+
+
+class FlakyBackend:
+    """Delegates to a real backend; once armed, the next ``failures`` calls (any method, any thread) raise."""
+
+    def __init__(self, inner: RedisBackend) -> None:
+        self.inner = inner
+        self.failures = 0
+        self.raised = 0
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                if self.failures > 0:
+                    self.failures -= 1
+                    self.raised += 1
+                    raise BackendUnavailable("simulated outage")
+            return target(*args, **kwargs)
+
+        return call
+
+
+@pytest.mark.timeout(30)
+def test_outcomes_reached_during_an_outage_are_written_once_it_ends(
+    memory_app: str, memory_backend: RedisBackend
+) -> None:
+    # Given a success, a job that fails every time (3 attempts, no backoff) and one that fails for good
+    ok = jobs.add.delay(1, 2)
+    retried = jobs.always_fails.delay()
+    doomed = jobs.fail_for_good.delay()
+    flaky = FlakyBackend(memory_backend)
+    worker = Worker(flaky, WorkerSettings(queues=["default"], burst=True))  # type: ignore[arg-type]
+
+    # When, after each of the first three reserves, the datastore fails the next 3 calls (so a success, a
+    # retry and a failure each wait through an outage before they can be written)
+    original = worker._ledger.reserved
+    outages = []
+
+    def reserved_then_outage(leases: list[Lease]) -> None:
+        original(leases)
+        if len(outages) < 3:
+            outages.append(leases[0].job_id)
+            flaky.failures = 3
+
+    worker._ledger.reserved = reserved_then_outage  # type: ignore[method-assign]
+    assert worker.run() == 0
+
+    # Then every outcome was written, once: nothing ran more often than its attempts allow
+    assert flaky.raised == 9
+    assert set(outages) == {ok.id, retried.id, doomed.id}
+    assert ok.status() == "succeeded" and ok.result(timeout=1) == 3
+    failed = {r.id: r for r in queue("default").failed()}
+    assert (failed[retried.id].attempts, failed[retried.id].error_type) == (3, "ValueError")
+    assert (failed[doomed.id].attempts, failed[doomed.id].error_type) == (1, "Fail")
+
+
+@pytest.mark.timeout(30)
+def test_a_job_whose_lease_was_lost_before_it_started_is_not_run_here(
+    memory_app: str, memory_backend: RedisBackend
+) -> None:
+    # Given a worker that has reserved a job but not started it
+    handle = jobs.add.delay(2, 2)
+    worker = Worker(memory_backend, WorkerSettings(queues=["default"], burst=True))
+    [lease] = memory_backend.reserve(["default"], worker_id="w", now=time.time(), lease_s=30)
+    worker._ledger.reserved([lease])
+
+    # When its heartbeat finds the lease gone (it expired and another worker took the job)
+    worker._ledger.refused([lease])
+
+    # Then the worker drops it without running it, and holds nothing
+    assert worker._ledger.started(lease, None, sync=True) is False
+    assert worker._ledger.held() == [] and worker.jobs_done == 0
+    assert handle.status() == "running"  # untouched: it belongs to whoever holds it now
+
+
+@pytest.mark.timeout(30)
+def test_async_jobs_run_together_while_a_sync_job_runs_on_the_main_thread(
+    memory_app: str, memory_backend: RedisBackend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TASKS_TEST_RECORD", str(tmp_path / "record.txt"))
+    # Given 10 async jobs of 1 s and a sync job, and a worker allowed 10 async jobs in flight
+    naps = [jobs.async_nap.delay(f"n{i}", 1.0) for i in range(10)]
+    quick = jobs.add.delay(3, 4)
+    worker = Worker(memory_backend, WorkerSettings(queues=["default"], async_concurrency=10))
+    thread = threading.Thread(target=worker.run)
+    began = time.monotonic()
+    thread.start()
+    try:
+        # Then the sync job does not wait for the async ones, which all end together
+        assert quick.result(timeout=5) == 7
+        assert time.monotonic() - began < 0.9
+        wait_until(lambda: all(h.status() == "succeeded" for h in naps), timeout=10, interval=0.02)
+        assert time.monotonic() - began < 3
+    finally:
+        worker.stop()
+        thread.join(timeout=10)
