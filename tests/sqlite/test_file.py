@@ -78,6 +78,13 @@ def test_a_file_that_cannot_be_opened_is_an_unavailable_backend(
     assert f"cannot use SQLite file {missing}" in capsys.readouterr().err
 
 
+def test_a_file_that_is_not_a_database_is_an_unavailable_backend(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("not a database, just some notes that happen to end in .db\n" * 100)
+    with pytest.raises(BackendUnavailable, match="not a database"):
+        SQLiteBackend(path).ping()
+
+
 def test_a_writer_waits_for_the_lock_then_gives_up_as_unavailable(tmp_path: Path, clock: Clock) -> None:
     # Given another connection holding the write lock
     path = tmp_path / "tasks.db"

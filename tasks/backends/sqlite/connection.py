@@ -77,12 +77,13 @@ class Connections:
     def __init__(self, path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = path
         self.busy_timeout_s = busy_timeout_s
-        self._lock = threading.Lock()
         self._migrated = False
         self._reset()
 
     def _reset(self) -> None:
+        """Start afresh in this process (a forked child gets a new lock too: the parent's may be held)."""
         self._pid = os.getpid()
+        self._lock = threading.Lock()
         self._local = threading.local()
         self._opened: dict[threading.Thread, sqlite3.Connection] = {}
 
@@ -129,11 +130,11 @@ class Connections:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
+                if conn.in_transaction:  # the block raised, or COMMIT failed: leave no transaction open
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -143,10 +144,13 @@ class Connections:
 
     @contextmanager
     def errors(self) -> Iterator[None]:
-        """Turn SQLite's operational errors (locked past the timeout, unreadable file) into ``BackendUnavailable``."""
+        """Turn what the file's state causes (locked past the timeout, unreadable, not a database) into
+        ``BackendUnavailable``; errors of our own SQL (integrity, programming) propagate as they are."""
         try:
             yield
         except sqlite3.DatabaseError as exc:
+            if not isinstance(exc, sqlite3.OperationalError) and type(exc) is not sqlite3.DatabaseError:
+                raise
             raise BackendUnavailable(f"cannot use SQLite file {self.path}: {exc}") from exc
 
     def close(self) -> None:
