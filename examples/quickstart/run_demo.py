@@ -59,7 +59,7 @@ def main() -> int:
         say("the queues")
         tasks_command("queues", "jobs")
         say("the failed set (retry with: python -m tasks retry default)")
-        tasks_command("failed", "jobs")
+        tasks_command("failed", "default")
     finally:
         say("stopping the worker with SIGTERM (it finishes what it runs, then exits 0)")
         worker.send_signal(signal.SIGTERM)
