@@ -250,3 +250,11 @@ def gil_hog_then_record(key: str, n: int) -> str:
     """Hold the GIL in C for a while (starving this process's heartbeat thread), then record ``key``."""
     sum(range(n))
     return record(key)
+
+
+@job(name="tests.record_start_and_end", max_attempts=3, backoff=0)
+def record_start_and_end(key: str, seconds: float) -> str:
+    """Record ``key:start``, sleep, record ``key:end``: a test can tell a job begun from one merely reserved."""
+    record(f"{key}:start")
+    time.sleep(seconds)
+    return record(f"{key}:end")

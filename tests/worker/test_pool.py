@@ -123,8 +123,8 @@ def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
     # Given a pool whose 2 processes each run a 3 s job, with more jobs queued behind them
     pool = pools.start("--concurrency", "2")
     pids = wait_for_workers(redis_backend, pool, 2)
-    running = [jobs.sleep_then_record.delay(f"r{i}", 3) for i in range(2)]
-    wait_until(lambda: inspector.states([h.id for h in running])["running"] == 2, timeout=10, interval=0.05)
+    running = [jobs.record_start_and_end.delay(f"r{i}", 3) for i in range(2)]
+    wait_until(lambda: {"r0:start", "r1:start"} <= set(records(pools.record)), timeout=10, interval=0.01)
     queued = [jobs.add.delay(i, 1) for i in range(5)]
 
     # When the supervisor alone is killed with SIGKILL
@@ -134,7 +134,7 @@ def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
     # Then each process finishes its job, takes no other, and exits
     wait_until(lambda: not any(alive(pid) for pid in pids), timeout=15, interval=0.05, message="children exited")
     assert inspector.all_in([h.id for h in running], "succeeded")
-    assert sorted(records(pools.record)) == ["r0", "r1"]
+    assert sorted(records(pools.record)) == ["r0:end", "r0:start", "r1:end", "r1:start"]
     assert inspector.states([h.id for h in queued])["queued"] == 5
     assert inspector.leased() == []
 

@@ -82,8 +82,8 @@ def test_a_worker_process_killed_while_redis_is_down_has_its_job_settled_when_re
     # Given a pool with a 10 s lease whose process runs a 3 s job
     pool = own_pools.start("--concurrency", "1", "--lease", "10")
     [child] = wait_for_workers(backend, pool, 1)
-    victim = jobs.sleep_then_record.delay("k", 3)
-    wait_until(lambda: victim.status() == "running", timeout=10, interval=0.02)
+    victim = jobs.record_start_and_end.delay("k", 3)
+    wait_until(lambda: "k:start" in records(own_pools.record), timeout=10, interval=0.01)
 
     # When Redis stops, the process is killed, and the supervisor fails to write that attempt's failure
     own_redis.stop()
@@ -98,5 +98,5 @@ def test_a_worker_process_killed_while_redis_is_down_has_its_job_settled_when_re
     assert time.monotonic() - back < 10
     attempts, error = inspector.fields([victim.id], "attempts", "error")[0]
     assert attempts == "2" and error is not None and "WorkerCrashed" in error
-    assert records(own_pools.record) == ["k"]
+    assert records(own_pools.record) == ["k:start", "k:start", "k:end"]
     assert pool.process.poll() is None

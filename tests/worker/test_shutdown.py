@@ -17,12 +17,16 @@ pytestmark = [pytest.mark.redis]
 
 
 def _ten_running(pools: Pools, redis_backend: RedisBackend, inspector: Inspector, *flags: str) -> list[str]:
-    """A pool of 10 processes, each running one 2 s job; returns the jobs' ids."""
+    """A pool of 10 processes, each running one 2 s job (begun, not merely reserved); returns the jobs' ids."""
     pool = pools.start("--concurrency", "10", *flags)
     wait_for_workers(redis_backend, pool, 10, timeout=40)
-    ids = [jobs.sleep_then_record.delay(f"j{i}", 2.0).id for i in range(10)]
-    wait_until(lambda: inspector.states(ids)["running"] == 10, timeout=10, interval=0.02, message="10 running")
+    ids = [jobs.record_start_and_end.delay(f"j{i}", 2.0).id for i in range(10)]
+    wait_until(lambda: len(records(pools.record)) == 10, timeout=10, interval=0.01, message="10 begun")
     return ids
+
+
+def _ends(pools: Pools) -> list[str]:
+    return sorted(r for r in records(pools.record) if r.endswith(":end"))
 
 
 @pytest.mark.timeout(90)
@@ -41,7 +45,7 @@ def test_sigterm_lets_running_jobs_finish_then_exits_0(
     assert pool.wait(timeout=20) == 0, pool.log_text()
     took = time.monotonic() - began
     assert inspector.all_in(ids, "succeeded")
-    assert sorted(records(pools.record)) == sorted(f"j{i}" for i in range(10))
+    assert _ends(pools) == sorted(f"j{i}:end" for i in range(10))
     assert inspector.leased() == []
     assert [a for (a,) in inspector.fields(ids, "attempts")] == ["1"] * 10
     print(f"\nSIGTERM with 10 jobs of 2 s running: exit 0 after {took:.2f} s, all 10 succeeded")
@@ -65,12 +69,12 @@ def test_jobs_still_running_when_the_grace_ends_go_back_uncharged_and_run_once_e
     assert took < 1 + 5
     assert inspector.all_in(ids, "queued")
     assert [a for (a,) in inspector.fields(ids, "attempts")] == ["0"] * 10
-    assert records(pools.record) == []
+    assert _ends(pools) == []
 
     # And a new worker completes each of them exactly once
     assert pools.start("--concurrency", "5", "--burst").wait(timeout=60) == 0
     assert inspector.all_in(ids, "succeeded")
-    assert sorted(records(pools.record)) == sorted(f"j{i}" for i in range(10))
+    assert _ends(pools) == sorted(f"j{i}:end" for i in range(10))
     print(f"\nSIGTERM with --grace 1: exit 0 after {took:.2f} s; 10 jobs requeued uncharged, then each ran once")
 
 
