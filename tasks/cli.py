@@ -69,19 +69,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--burst", action="store_true", help="exit 0 once the queues are drained and all are idle")
     worker.add_argument(
-        "--concurrency", type=_positive_int, default=os.cpu_count() or 1, help="worker processes (default: CPUs)"
+        "--concurrency",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes (default: the CPU count, here %(default)s)",
     )
-    worker.add_argument("--lease", type=_positive_float, default=30.0, help="seconds a job's lease lasts unrenewed")
+    worker.add_argument(
+        "--lease", type=_positive_float, default=30.0, metavar="S", help="seconds a lease lasts unrenewed (30)"
+    )
     worker.add_argument(
         "--grace",
         type=_positive_float,
         default=30.0,
-        help="seconds running jobs get to finish after SIGTERM, and past their timeout before their process is killed",
+        metavar="S",
+        help="seconds running jobs get after SIGTERM, and past their timeout before their process is killed (30)",
     )
     worker.add_argument(
-        "--async-concurrency", type=_positive_int, default=32, help="async jobs in flight per worker process"
+        "--async-concurrency",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="async jobs in flight per worker process (32)",
     )
-    worker.add_argument("--prefetch", type=_positive_int, default=100, help="most jobs reserved at once (fast jobs)")
+    worker.add_argument(
+        "--prefetch", type=_positive_int, default=100, metavar="N", help="most jobs reserved at once (100)"
+    )
 
     command("queues", "list queues with their counts", run_queues)
     failed = command("failed", "list failed jobs", run_failed)
