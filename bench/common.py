@@ -218,7 +218,7 @@ def latency(adapter: Adapter, r: redis.Redis, url: str, count: int, gap_s: float
         if not wait_for(lambda: r.llen(LATENCIES) >= 1, 60):
             raise RuntimeError(f"{adapter.name}: the worker never ran the warm-up job")
         r.delete(LATENCIES)
-        time.sleep(1.0)  # idle: blocked (or polling) on an empty queue
+        time.sleep(0.5)  # idle: blocked (or polling) on an empty queue
         next_at = time.perf_counter()
         for _ in range(count):
             adapter.send_latency()

@@ -38,10 +38,10 @@ RAW_DB = len(LIBRARIES)
 #: much longer than ~8 s (the machine has 2 cores and the whole run must stay under 15 minutes): its rate is
 #: steady long before that, so fewer jobs give the same figure.
 SIZES: dict[str, dict[str, int]] = {
-    "single": {"tasks": 20_000, "rq": 10_000, "arq": 10_000, "dramatiq": 10_000, "celery": 6_000, "huey": 20_000},
-    "bulk": {"tasks": 20_000, "rq": 20_000, "arq": 10_000, "dramatiq": 10_000, "celery": 4_000, "huey": 20_000},
-    "drain-noop": {"tasks": 20_000, "rq": 2_000, "arq": 1_500, "dramatiq": 10_000, "celery": 2_000, "huey": 10_000},
-    "drain-rtt": {"tasks": 20_000, "rq": 2_000, "arq": 1_500, "dramatiq": 10_000, "celery": 2_000, "huey": 10_000},
+    "single": {"tasks": 20_000, "rq": 6_000, "arq": 6_000, "dramatiq": 8_000, "celery": 5_000, "huey": 20_000},
+    "bulk": {"tasks": 20_000, "rq": 20_000, "arq": 6_000, "dramatiq": 6_000, "celery": 4_000, "huey": 20_000},
+    "drain-noop": {"tasks": 20_000, "rq": 1_200, "arq": 1_000, "dramatiq": 6_000, "celery": 2_000, "huey": 8_000},
+    "drain-rtt": {"tasks": 20_000, "rq": 1_200, "arq": 1_000, "dramatiq": 6_000, "celery": 2_000, "huey": 8_000},
 }
 THROUGHPUT = ("single", "bulk", "drain-noop", "drain-rtt")
 #: The raw redis-py run each enqueue workload is compared with.

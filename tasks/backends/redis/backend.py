@@ -25,7 +25,7 @@ PROMOTE_LIMIT = 200
 #: Jobs per enqueue script call: a bulk dispatch goes out in one round trip but as several calls, so that
 #: Redis serves other clients between them instead of running one script for the whole batch.
 ENQUEUE_CHUNK = 1000
-#: Encodes the jobs of one enqueue call into the script's one JSON argument.
+#: Encodes the jobs of one enqueue or complete call into the script's one JSON argument.
 _PACK = json.JSONEncoder(separators=(",", ":"))
 
 _memory_servers: dict[str, Any] = {}
@@ -222,11 +222,13 @@ class RedisBackend(Backend):
             while end < len(items) and items[end][0].queue == queue:
                 end += 1
             qk = self.queue_keys(queue)
-            args: list[Any] = [now]
-            for lease, result, ttl in items[start:end]:
-                args += [lease.job_id, lease.token, result, max(1, int(ttl * 1000))]
-            job_keys = [qk.job(lease.job_id) for lease, _, _ in items[start:end]]
-            self.scripts.queue(pipe, "complete", [qk.leases, *job_keys], args)
+            packed = _PACK.encode(
+                [
+                    [lease.job_id, lease.token, result, str(max(1, int(ttl * 1000)))]
+                    for lease, result, ttl in items[start:end]
+                ]
+            )
+            self.scripts.queue(pipe, "complete", [qk.leases], [now, qk.job_prefix, packed])
             calls += 1
             start = end
         return calls

@@ -1,23 +1,24 @@
 -- complete: running -> succeeded for each job whose lease token still matches; keep the result for its TTL.
 --
--- KEYS[1]      leases  ZSET  job id -> lease expiry
--- KEYS[2..]            HASH  one job hash per job, in ARGV order
--- ARGV[1]      now     epoch seconds
--- ARGV[2+4i .. 5+4i]   per job i: id, token, result, result_ttl_ms
+-- KEYS[1]  leases  ZSET  job id -> lease expiry
+-- ARGV[1]  now     epoch seconds
+-- ARGV[2]  job hash key prefix of the queue (its keys carry the queue's hash tag: the same slot as KEYS)
+-- ARGV[3]  jobs    JSON array with one array per job: id, token, result, result_ttl_ms (all strings)
+--                  (one argument for the batch: the worker's client packs it in C, not arg by arg)
 -- Returns: a string with one character per job: '1' done, '0' stale token (the write is refused).
 
+local now, prefix = ARGV[1], ARGV[2]
 local out = {}
-for i = 2, #KEYS do
-  local b = 2 + (i - 2) * 4
-  local key = KEYS[i]
-  if redis.call('HGET', key, 'token') == ARGV[b + 1] then
-    redis.call('ZREM', KEYS[1], ARGV[b])
+for i, job in ipairs(cjson.decode(ARGV[3])) do
+  local id, key = job[1], prefix .. job[1]
+  if redis.call('HGET', key, 'token') == job[2] then
+    redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', key, 'token')
-    redis.call('HSET', key, 'state', 'succeeded', 'result', ARGV[b + 2], 'finished_at', ARGV[1])
-    redis.call('PEXPIRE', key, ARGV[b + 3])
-    out[#out + 1] = '1'
+    redis.call('HSET', key, 'state', 'succeeded', 'result', job[3], 'finished_at', now)
+    redis.call('PEXPIRE', key, job[4])
+    out[i] = '1'
   else
-    out[#out + 1] = '0'
+    out[i] = '0'
   end
 end
 return table.concat(out)
