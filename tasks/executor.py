@@ -141,10 +141,17 @@ def decide(
     if isinstance(exc, Fail) or not has_attempts_left(lease.attempt, lease.max_attempts):
         return Dead(error)
     if isinstance(exc, Retry) and exc.delay_s is not None:
-        delay = exc.delay_s
-    else:
-        delay = backoff_delay(policy, lease.attempt) if rand is None else backoff_delay(policy, lease.attempt, rand)
-    return RetryAt(now + delay, error)
+        return RetryAt(now + exc.delay_s, error)
+    return RetryAt(now + _backoff(policy, lease.attempt, rand), error)
+
+
+def _backoff(policy: RetryPolicy, attempt: int, rand: Callable[[], float] | None) -> float:
+    """The policy's delay; a backoff callable that raises must not take the worker down: retry at once."""
+    try:
+        return backoff_delay(policy, attempt) if rand is None else backoff_delay(policy, attempt, rand)
+    except Exception:  # a user's backoff function failed: the attempt budget still bounds the retries
+        log.exception("the backoff function raised on attempt %d; retrying at once", attempt)
+        return 0.0
 
 
 def conclude(
@@ -195,9 +202,13 @@ def soft_timeout(timeout_s: float | None) -> Iterator[None]:
         raise JobTimeout(f"job ran past its timeout of {timeout_s} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    started = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_delay > 0:  # give back a timer someone else had set, minus the time we used
+            remaining = max(outer_delay - (time.monotonic() - started), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, remaining, outer_interval)

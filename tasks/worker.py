@@ -385,6 +385,9 @@ def _name(lease: Lease) -> str:
 
 
 def default_queues() -> list[str]:
-    """Every queue the registry names, ``default`` last (the worker's order when ``--queues`` is not given)."""
-    queues = sorted({d.queue for d in registry.definitions()} - {"default"})
+    """Every queue the registry and the schedules name, ``default`` last (the order without ``--queues``)."""
+    from .scheduler import registered_schedules
+
+    named = {d.queue for d in registry.definitions()} | {s.options.queue for s in registered_schedules()}
+    queues = sorted(named - {"default"})
     return [*queues, "default"]

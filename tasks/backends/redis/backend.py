@@ -282,9 +282,11 @@ class RedisBackend(Backend):
             return sorted(self.client.smembers(self.keys.queues))
 
     def failed(self, queue: str, *, limit: int = 50) -> list[FailedJob]:
+        if limit <= 0:
+            return []
         qk = self.keys.queue(queue)
         with self._errors():
-            entries = self.client.zrevrange(qk.failed, 0, max(limit, 1) - 1, withscores=True)
+            entries = self.client.zrevrange(qk.failed, 0, limit - 1, withscores=True)
             pipe = self.client.pipeline(transaction=False)
             for job_id, _ in entries:
                 pipe.hmget(qk.job(job_id), ["payload", "attempts", "error"])

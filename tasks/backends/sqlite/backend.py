@@ -316,8 +316,10 @@ class SQLiteBackend(Backend):
             return [name for (name,) in conn.execute(sql.KNOWN_QUEUES, {"ns": self.ns})]
 
     def failed(self, queue: str, *, limit: int = 50) -> list[FailedJob]:
+        if limit <= 0:
+            return []
         with self.db.read() as conn:
-            rows = conn.execute(sql.FAILED, self._p(queue, limit=max(limit, 1))).fetchall()
+            rows = conn.execute(sql.FAILED, self._p(queue, limit=limit)).fetchall()
         return [
             FailedJob(job_id, queue, payload, int(attempts), ErrorInfo.from_json(error), float(failed_at))
             for job_id, payload, attempts, error, failed_at in rows
