@@ -259,7 +259,7 @@ def chart(raw: dict[str, Any], libraries: Sequence[str], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     fig = figures(raw, libraries)
     groups = [
@@ -285,9 +285,9 @@ def chart(raw: dict[str, Any], libraries: Sequence[str], path: Path) -> None:
         ax.bar(xs, heights, width, label=lib)
     ax.axhline(1.0, color="black", linewidth=1.2, label="tasks = 1")
     ax.set_yscale("log")
-    plain = FuncFormatter(lambda value, _: f"{value:g}")
-    ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xticks(range(len(groups)), [label for _, label, _ in groups])
     ax.set_ylabel("peer relative to tasks (log; above 1: the peer is ahead)")
     ax.set_title("Each peer against tasks: throughput ratio, or inverse latency ratio (medians of the rounds)")

@@ -187,7 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help="comma-separated libraries (default: all)")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: crash, rss")
+    parser.add_argument("--report-only", action="store_true", help="rewrite latest.md and .png from the last run")
     args = parser.parse_args(argv)
+    if args.report_only:
+        return rewrite_report()
     libraries = ["tasks"] if args.smoke else (args.only.split(",") if args.only else list(LIBRARIES))
     skip = set(filter(None, args.skip.split(",")))
     scale = 0.05 if args.smoke else 1.0
@@ -222,6 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     (RESULTS / "latest.md").write_text(text)
     report.chart(raw, libraries, RESULTS / "latest.png")
     print(f"wrote {RESULTS / 'latest.md'} and latest.png in {meta['seconds']:.0f} s")
+    return 0
+
+
+def rewrite_report() -> int:
+    """latest.md and latest.png again from the figures the last full run kept (results/latest.json.tmp)."""
+    saved = json.loads((RESULTS / "latest.json.tmp").read_text())
+    meta = saved.pop("meta")
+    libraries = list(meta["settings"])
+    (RESULTS / "latest.md").write_text(report.markdown(saved, meta, libraries))
+    report.chart(saved, libraries, RESULTS / "latest.png")
     return 0
 
 
