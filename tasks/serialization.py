@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -173,19 +174,35 @@ class PayloadTemplate:
     def fill(
         self, job_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], *, enqueued_at: float, run_at: float | None
     ) -> str:
-        """The payload of one dispatch; raises ``SerializationError`` naming an argument that cannot be encoded."""
+        """The payload of one dispatch; raises ``SerializationError`` naming an argument that cannot be encoded.
+
+        Written piece by piece: one encoder call for the arguments, none for the rest (an encoder call costs
+        more than the few values it would write).
+        """
         serializer = self.serializer
-        rest: dict[str, Any] = {"id": job_id, "enqueued_at": enqueued_at, "run_at": run_at}
         try:
             if serializer.name == "json":
-                rest["args"] = list(args)
-                rest["kwargs"] = kwargs
+                data = f'"args":{JSON.dumps(list(args))},"kwargs":{JSON.dumps(kwargs) if kwargs else "{}"}'
             else:
-                rest["data"] = serializer.dumps([list(args), kwargs])
-            return self._head + JSON.dumps(rest)[1:]
+                data = f'"data":{_quote(serializer.dumps([list(args), kwargs]))}'
+            run_at_text = "null" if run_at is None else _number(run_at)
+            times = f'"enqueued_at":{_number(enqueued_at)},"run_at":{run_at_text}'
         except SerializationError:
             check_arguments(serializer, args, kwargs)  # names the culprit
             raise
+        job_id_text = _quote(job_id) if isinstance(job_id, str) else JSON.dumps(job_id)
+        return f'{self._head}"id":{job_id_text},{times},{data}}}'
+
+
+def _number(value: float) -> str:
+    """A time as JSON writes it (``float.__repr__``); NaN and infinities are refused like everywhere else."""
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return JSON.dumps(value)
+
+
+#: JSON text of a string, exactly as the encoder writes it (ASCII, escaped).
+_quote = json.encoder.encode_basestring_ascii
 
 
 def encode_envelope(envelope: Envelope, serializer: Serializer) -> str:
