@@ -196,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale = 0.05 if args.smoke else 1.0
     rounds = 1 if args.smoke else args.rounds
     RESULTS.mkdir(exist_ok=True)
+    for old_log in RESULTS.glob("worker-*.log.tmp"):  # the workers of this run append to fresh logs
+        old_log.unlink()
     started = time.monotonic()
     server = RedisServer()
     try:
