@@ -18,11 +18,12 @@ from .errors import (
     TasksError,
 )
 from .handle import JobHandle
-from .job import Job, dispatch
+from .job import AsyncJob, Job, dispatch
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
 
 __all__ = [
+    "AsyncJob",
     "BackendUnavailable",
     "ConfigurationError",
     "Fail",

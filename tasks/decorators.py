@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar, cast, overload
 
@@ -14,7 +14,7 @@ from typing_extensions import ParamSpec
 
 from . import cron
 from .errors import ConfigurationError
-from .job import DEFAULT_RESULT_TTL_S, Job, _positive
+from .job import DEFAULT_RESULT_TTL_S, AsyncJob, Job, _positive, make_job
 from .producer import DispatchOptions
 from .registry import JobDefinition, check_queue_name, default_name, lookup, register
 from .retry import BackoffSpec, RetryPolicy
@@ -36,6 +36,20 @@ _OPTIONS = (
 )
 
 
+class JobDecorator(Protocol):
+    """What ``@job(...)`` with options returns: an ``async def`` function becomes an ``AsyncJob``."""
+
+    @overload
+    def __call__(self, func: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncJob[P, R]: ...
+
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> Job[P, R]: ...
+
+
+@overload
+def job(func: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncJob[P, R]: ...
+
+
 @overload
 def job(func: Callable[P, R], /) -> Job[P, R]: ...
 
@@ -52,7 +66,7 @@ def job(
     timeout: float | None = None,
     result_ttl: float = DEFAULT_RESULT_TTL_S,
     serializer: str = "json",
-) -> Callable[[Callable[P, R]], Job[P, R]]: ...
+) -> JobDecorator: ...
 
 
 def job(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -76,7 +90,7 @@ def job(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
             raise TypeError(f"@job decorates a function, not {fn!r}")
         definition = make_definition(fn, **options)
         register(definition)
-        return Job(definition)
+        return make_job(definition)
 
     return decorate(func) if func is not None else decorate
 
@@ -117,6 +131,9 @@ class Scheduling(Protocol):
     """What ``@scheduled(...)`` returns: takes a plain function or a ``Job``, gives back a ``Job``."""
 
     @overload
+    def __call__(self, target: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncJob[P, R]: ...
+
+    @overload
     def __call__(self, target: Job[P, R], /) -> Job[P, R]: ...
 
     @overload
@@ -148,7 +165,7 @@ def scheduled(
         if isinstance(target, Job):
             made = target
         elif callable(target):
-            made = Job(make_definition(target, queue=queue or "default"))  # registered once the schedule is valid
+            made = make_job(make_definition(target, queue=queue or "default"))  # registered once the schedule is valid
         else:
             raise TypeError(f"@scheduled decorates a function or a @job, not {target!r}")
         runs = made.on(queue) if queue is not None else made

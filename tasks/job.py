@@ -7,11 +7,12 @@ Dispatch options never come out of the job's own keyword arguments: ``delay`` pa
 from __future__ import annotations
 
 import time
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, Union
 
-from typing_extensions import ParamSpec
+from typing_extensions import ParamSpec, Self
 
 from . import producer
 from .handle import JobHandle
@@ -26,7 +27,10 @@ When = Union[int, float, timedelta, datetime]
 
 
 class Job(Generic[P, R]):
-    """A job definition bound to dispatch options (``on``/``with_options`` return new views)."""
+    """A job definition bound to dispatch options (``on``/``with_options`` return new views).
+
+    ``R`` is the value a worker stores and ``JobHandle.result()`` returns: the function's return value.
+    """
 
     def __init__(self, definition: JobDefinition, options: producer.DispatchOptions | None = None) -> None:
         self.definition = definition
@@ -61,7 +65,7 @@ class Job(Generic[P, R]):
         """Enqueue the job to run at ``when``: seconds (or a ``timedelta``) from now, or an aware ``datetime``."""
         return self._send(replace(self.options, run_at=run_at_from(when, now=time.time())), args, kwargs)
 
-    def on(self, queue: str) -> Job[P, R]:
+    def on(self, queue: str) -> Self:
         """The same job, dispatched to ``queue``."""
         return self.with_options(queue=queue)
 
@@ -73,7 +77,7 @@ class Job(Generic[P, R]):
         max_attempts: int | None = None,
         timeout: float | None = None,
         result_ttl: float | None = None,
-    ) -> Job[P, R]:
+    ) -> Self:
         """A view of this job whose dispatches use the given options; ``job_id`` makes enqueue idempotent."""
         options = self.options
         if queue is not None:
@@ -87,12 +91,27 @@ class Job(Generic[P, R]):
             options = replace(options, timeout_s=_positive("timeout", timeout))
         if result_ttl is not None:
             options = replace(options, result_ttl_s=_positive("result_ttl", result_ttl))
-        return Job(self.definition, options)
+        return type(self)(self.definition, options)
 
     @staticmethod
     def _send(options: producer.DispatchOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobHandle[R]:
         sent = producer.send(options, args, kwargs)
         return JobHandle(sent.id, sent.queue)
+
+
+class AsyncJob(Job[P, R]):
+    """A job made from an ``async def`` function: ``R`` is the awaited value, which the worker stores.
+
+    A plain call returns the coroutine, as calling the function would; the worker awaits it on its loop.
+    """
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:  # type: ignore[override]
+        return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+def make_job(definition: JobDefinition) -> Job[Any, Any]:
+    """The ``Job`` (or ``AsyncJob``, for an ``async def`` function) of a definition."""
+    return AsyncJob(definition) if definition.is_async else Job(definition)
 
 
 def dispatch(name: str, /, *args: Any, queue: str | None = None, **kwargs: Any) -> JobHandle[Any]:

@@ -94,10 +94,6 @@ ASYNC_SNIPPET = """
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: an async job's handle is typed JobHandle[Coroutine[Any, Any, R]] while result() returns R",
-)
 def test_mypy_types_the_handle_of_an_async_job_by_its_awaited_result(tmp_path: Path) -> None:
     # Given an async job whose handle is annotated with the value the worker stores
     # When mypy --strict checks it, Then it passes
