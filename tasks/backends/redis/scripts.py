@@ -55,6 +55,10 @@ class Scripts:
         """Run one script now."""
         return self.reloading(lambda: self.client.evalsha(self.shas[name], len(keys), *keys, *args))
 
+    def command(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
+        """The ``EVALSHA`` command of one script call, to send with others in one round trip."""
+        return ("EVALSHA", self.shas[name], len(keys), *keys, *args)
+
     def queue(self, pipe: Any, name: str, keys: Sequence[Any], args: Sequence[Any]) -> None:
         """Queue one script call on ``pipe``; execute it through ``reloading``."""
         pipe.evalsha(self.shas[name], len(keys), *keys, *args)
