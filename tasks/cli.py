@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="async jobs in flight per worker process (32)",
     )
     worker.add_argument(
-        "--prefetch", type=_positive_int, default=100, metavar="N", help="most jobs reserved at once (100)"
+        "--prefetch", type=_positive_int, default=400, metavar="N", help="most jobs reserved at once (400)"
     )
 
     command("queues", "list queues with their counts", run_queues)

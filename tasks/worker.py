@@ -54,7 +54,7 @@ class WorkerSettings:
 
     queues: Sequence[str]
     lease_s: float = 30.0
-    prefetch: int = 100
+    prefetch: int = 400
     burst: bool = False
     secret: str | None = None
     #: ``async def`` jobs in flight at once in this process; 0 runs them one at a time on the main thread.
@@ -152,18 +152,18 @@ class Worker:
 
     def _step(self) -> bool:
         """One turn: maintenance when due, acknowledge and reserve, then run or wait. False ends the loop."""
-        now = self.clock()
         if self._outage:
-            self._recover(now)
-        if now >= self._next_maintenance:
-            self._maintain(now)
+            self._recover(self.clock())
         self._todo.extend(self._acknowledge_and_reserve())
+        if not self._todo:
+            if self.settings.burst and not self._ledger.busy():
+                return False
+            self._wait()
         if self._todo:
             self._run_todo()
-            return True
-        if self.settings.burst and not self._ledger.busy():
-            return False
-        self._wait()
+        now = self.clock()
+        if now >= self._next_maintenance:  # after the jobs, so a woken worker starts its job first
+            self._maintain(now)
         return True
 
     def _recover(self, now: float) -> None:
@@ -284,9 +284,19 @@ class Worker:
         if self._aio is not None and self._aio.in_flight:
             self._aio.wait_change(ASYNC_POLL_S)
             return
-        if self._ledger.has_pending():
+        if self._ledger.has_pending() or self.stopping:
             return
-        self.backend.wait_for_jobs(self.settings.queues, timeout_s=self._idle_wait())
+        leases = self.backend.wait_and_reserve(
+            self.settings.queues,
+            worker_id=self.settings.worker_id,
+            clock=self.clock,
+            lease_s=self.settings.lease_s,
+            count=self._batch_size(),
+            timeout_s=self._idle_wait(),
+        )
+        if leases:
+            self._ledger.reserved(leases)
+            self._todo.extend(leases)
 
     def _batch_size(self) -> int:
         return max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))

@@ -22,7 +22,7 @@ A write that carries a stale token (its lease expired and the job moved on) chan
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..model import ErrorInfo, FailedJob, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 
@@ -54,6 +54,24 @@ class Backend(ABC):
         Due scheduled jobs are promoted first. Each job taken has its attempt counted and a lease until
         ``now + lease_s`` with a fresh token.
         """
+
+    def wait_and_reserve(
+        self,
+        queues: Sequence[str],
+        *,
+        worker_id: str,
+        clock: Callable[[], float],
+        lease_s: float,
+        count: int,
+        timeout_s: float,
+    ) -> list[Lease]:
+        """Block up to ``timeout_s`` for a job, then ``reserve``: an idle worker's path from wake-up to start.
+
+        ``clock`` is read for the reserve's ``now``. Backends that can run the reserve the moment the wait
+        ends (Redis, in the same round trip) override this.
+        """
+        self.wait_for_jobs(queues, timeout_s=timeout_s)
+        return self.reserve(queues, worker_id=worker_id, now=clock(), lease_s=lease_s, count=count)
 
     @abstractmethod
     def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:

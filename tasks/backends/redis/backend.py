@@ -35,8 +35,11 @@ _memory_lock = threading.Lock()
 class RedisBackend(Backend):
     """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
 
-    def __init__(self, client: redis.Redis[str], *, prefix: str = "tasks", description: str = "redis") -> None:
+    def __init__(
+        self, client: redis.Redis[str], *, prefix: str = "tasks", description: str = "redis", fake: bool = False
+    ) -> None:
         self.client = client
+        self._fake = fake  # fakeredis: blocking commands only through its own client methods
         self.keys = Keys(prefix)
         self.scripts = Scripts(client)
         self.description = description
@@ -60,7 +63,7 @@ class RedisBackend(Backend):
         with _memory_lock:
             server = _memory_servers.setdefault(url, fakeredis.FakeServer())
         client = fakeredis.FakeRedis(server=server, decode_responses=True)
-        return cls(client, prefix=prefix, description=f"{url} (fakeredis, this process only)")
+        return cls(client, prefix=prefix, description=f"{url} (fakeredis, this process only)", fake=True)
 
     def queue_keys(self, queue: str) -> QueueKeys:
         """The keys of ``queue``, built once per queue name (the hot paths ask for them on every call)."""
@@ -117,6 +120,15 @@ class RedisBackend(Backend):
         count: int,
     ) -> tuple[list[bool], list[Lease]]:
         """Acknowledgements and the next reserve in one round trip (the worker's hot path)."""
+        commands = self._completion_commands(completions, now=now)
+        reserve = self._reserve_command(queues, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
+        replies = self._commands([*commands, reserve])
+        done = [flag == "1" for reply in replies[:-1] for flag in reply]
+        return done, self._parse_reserve(queues, replies[-1], now)
+
+    def _reserve_command(
+        self, queues: Sequence[str], *, worker_id: str, now: float, lease_s: float, count: int
+    ) -> tuple[Any, ...]:
         keys: list[str] = []
         prefixes: list[str] = []
         for queue in queues:
@@ -124,10 +136,7 @@ class RedisBackend(Backend):
             keys += [qk.ready, qk.scheduled, qk.leases, qk.wake]
             prefixes.append(qk.job_prefix)
         args = [now, now + lease_s, count, worker_id, secrets.token_hex(8) + ":", PROMOTE_LIMIT, *prefixes]
-        commands = self._completion_commands(completions, now=now)
-        replies = self._commands([*commands, self.scripts.command("reserve", keys, args)])
-        done = [flag == "1" for reply in replies[:-1] for flag in reply]
-        return done, self._parse_reserve(queues, replies[-1], now)
+        return self.scripts.command("reserve", keys, args)
 
     @staticmethod
     def _parse_reserve(queues: Sequence[str], text: str, now: float) -> list[Lease]:
@@ -152,6 +161,32 @@ class RedisBackend(Backend):
                 )
             )
         return leases
+
+    def wait_and_reserve(
+        self,
+        queues: Sequence[str],
+        *,
+        worker_id: str,
+        clock: Callable[[], float],
+        lease_s: float,
+        count: int,
+        timeout_s: float,
+    ) -> list[Lease]:
+        """``BLPOP`` on the wake lists and the reserve script in ONE round trip: Redis runs the reserve the
+        moment the wait ends, so a woken worker holds its job without a second trip.
+
+        The reserve's ``now`` is the time the wait began (due scheduled jobs are promoted by the next call, never
+        early); its leases run ``lease_s`` past the longest the wait can take, and heartbeats renew them.
+        """
+        if self._fake or timeout_s <= 0:  # fakeredis cannot block inside a hand-written round trip
+            return super().wait_and_reserve(
+                queues, worker_id=worker_id, clock=clock, lease_s=lease_s, count=count, timeout_s=timeout_s
+            )
+        now = clock()
+        wake = ("BLPOP", *(self.queue_keys(q).wake for q in queues), max(timeout_s, 0.001))
+        reserve = self._reserve_command(queues, worker_id=worker_id, now=now, lease_s=timeout_s + lease_s, count=count)
+        replies = self._commands([wake, reserve])
+        return self._parse_reserve(queues, replies[-1], clock())
 
     def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:
         """Block on the queues' wake lists; the token popped is only a hint, ``reserve`` restores the invariant."""
