@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from typing import Any
 
 from . import config
 from .model import Lease
+from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings
 
 log = logging.getLogger("tasks.worker")
@@ -165,7 +165,7 @@ def child_main(spec: ChildSpec, conn: Connection, slot: RunningSlot) -> None:
     reporter = PipeReporter(conn, slot, on_lost=lambda: _supervisor_gone(holder, spec.grace_s))
     worker = Worker(config.get_backend(), settings, events=reporter)
     holder.append(worker)
-    _install_signals(worker)
+    install_stop_signals(worker.stop, announce=False)  # a terminal's Ctrl-C reaches the whole pool
     reporter.send((HELLO, settings.worker_id))
     watch = threading.Thread(
         target=_watch_supervisor, args=(conn, worker, spec.grace_s), name="tasks-supervisor-watch", daemon=True
@@ -205,22 +205,6 @@ def _give_up(worker: Worker) -> None:
     log.warning("supervisor gone and the grace is over: putting running jobs back and exiting")
     worker.abandon()
     os._exit(0)
-
-
-def _install_signals(worker: Worker) -> None:
-    """SIGTERM/SIGINT stop gracefully (a terminal's Ctrl-C reaches the whole pool); a second SIGINT exits now."""
-    interrupts = 0
-
-    def on_signal(signum: int, frame: Any) -> None:
-        nonlocal interrupts
-        if signum == signal.SIGINT:
-            interrupts += 1
-            if interrupts > 1:
-                os._exit(130)
-        worker.stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
 
 def spec_for(base: ChildSpec, slot: int) -> ChildSpec:

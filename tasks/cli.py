@@ -6,19 +6,18 @@ import argparse
 import importlib
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from . import config, registry, scheduler
 from .backends.base import Backend
 from .child import ChildSpec
 from .errors import BackendUnavailable, ConfigurationError
 from .pool import PoolSettings, Supervisor
+from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
 
 log = logging.getLogger("tasks.cli")
@@ -209,24 +208,6 @@ def _run_in_process(backend: Backend, args: argparse.Namespace, queues: list[str
     worker = Worker(backend, settings)
     install_stop_signals(worker.stop)
     return worker.run()
-
-
-def install_stop_signals(stop: Callable[[], None]) -> None:
-    """SIGTERM/SIGINT stop gracefully; a second SIGINT exits at once (leases bring held jobs back)."""
-    interrupts = 0
-
-    def on_signal(signum: int, frame: Any) -> None:
-        nonlocal interrupts
-        if signum == signal.SIGINT:
-            interrupts += 1
-            if interrupts > 1:
-                log.warning("second interrupt: exiting now; leases will bring running jobs back")
-                os._exit(130)
-        log.info("%s received: finishing the running job, then exiting", signal.Signals(signum).name)
-        stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
 
 
 def _backend(args: argparse.Namespace) -> Backend:

@@ -14,8 +14,7 @@ from typing_extensions import ParamSpec
 
 from . import cron
 from .errors import ConfigurationError
-from .job import DEFAULT_RESULT_TTL_S, AsyncJob, Job, _positive, make_job
-from .producer import DispatchOptions
+from .job import DEFAULT_RESULT_TTL_S, AsyncJob, Job, _positive, make_job, options_by_name
 from .registry import JobDefinition, check_queue_name, default_name, lookup, register
 from .retry import BackoffSpec, RetryPolicy
 from .scheduler import Schedule, make_schedule, register_schedule
@@ -199,7 +198,9 @@ def schedule(
     """
     func: Callable[..., Any] | None
     if isinstance(target, str):
-        options, func = _options_by_name(target)
+        options = options_by_name(target)
+        definition = lookup(target)
+        func = definition.func if definition is not None else None
     elif isinstance(target, Job):
         options, func = target.options, target.definition.func
     elif callable(target):
@@ -212,19 +213,3 @@ def schedule(
     made_schedule = make_schedule(expression, name, options, func, tz=tz, misfire=misfire, args=args, kwargs=kwargs)
     register_schedule(made_schedule)
     return made_schedule
-
-
-def _options_by_name(name: str) -> tuple[DispatchOptions, Callable[..., Any] | None]:
-    definition = lookup(name)
-    if definition is not None:
-        return Job(definition).options, definition.func
-    defaults = RetryPolicy()
-    options = DispatchOptions(
-        name=name,
-        queue="default",
-        max_attempts=defaults.max_attempts,
-        timeout_s=None,
-        result_ttl_s=DEFAULT_RESULT_TTL_S,
-        serializer="json",
-    )
-    return options, None

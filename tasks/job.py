@@ -114,25 +114,28 @@ def make_job(definition: JobDefinition) -> Job[Any, Any]:
     return AsyncJob(definition) if definition.is_async else Job(definition)
 
 
+def options_by_name(name: str) -> producer.DispatchOptions:
+    """The dispatch options of a registered job, or the defaults for a job this process cannot import."""
+    definition = lookup(name)
+    if definition is not None:
+        return Job(definition).options
+    return producer.DispatchOptions(
+        name=name,
+        queue="default",
+        max_attempts=RetryPolicy().max_attempts,
+        timeout_s=None,
+        result_ttl_s=DEFAULT_RESULT_TTL_S,
+        serializer="json",
+    )
+
+
 def dispatch(name: str, /, *args: Any, queue: str | None = None, **kwargs: Any) -> JobHandle[Any]:
     """Enqueue a job by its registered name, for code that cannot import the function.
 
     ``queue`` defaults to the job's own queue when this process knows the job, else ``"default"``;
     it is the one keyword that ``dispatch`` keeps for itself (use ``Job.delay`` for a job parameter so named).
     """
-    definition = lookup(name)
-    if definition is not None:
-        options = Job(definition).options
-    else:
-        defaults = RetryPolicy()
-        options = producer.DispatchOptions(
-            name=name,
-            queue="default",
-            max_attempts=defaults.max_attempts,
-            timeout_s=None,
-            result_ttl_s=DEFAULT_RESULT_TTL_S,
-            serializer="json",
-        )
+    options = options_by_name(name)
     if queue is not None:
         options = replace(options, queue=check_queue_name(queue))
     sent = producer.send(options, args, kwargs)
