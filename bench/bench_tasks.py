@@ -1,6 +1,6 @@
 """tasks: the bench jobs and how to dispatch them (see common.py for the workloads).
 
-Settings: the library's defaults (JSON payloads, result kept one day, worker prefetch 100, lease 30 s);
+Settings: the library's defaults (JSON payloads, result kept one day, worker prefetch 400, lease 30 s);
 the worker is ``python -m tasks worker`` with ``--log-level warning``.
 """
 
@@ -41,7 +41,7 @@ def crash() -> None:
 class Adapter:
     name = "tasks"
     settings = (
-        "defaults (JSON, prefetch 100, lease 30 s, scheduler on); `python -m tasks worker --concurrency 1` "
+        "defaults (JSON, prefetch 400, lease 30 s, scheduler on); `python -m tasks worker --concurrency 1` "
         "(a supervisor and one worker process)"
     )
 
