@@ -29,13 +29,13 @@ def backend(own_redis: RedisServer, prefix: str) -> Iterator[RedisBackend]:
 
 
 @pytest.fixture
-def admin(own_redis: RedisServer) -> Iterator[redis.Redis[bytes]]:
+def admin(own_redis: RedisServer) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(own_redis.url)
     yield client
     client.close()
 
 
-def test_enqueue_and_reserve_work_after_script_flush(backend: RedisBackend, admin: redis.Redis[bytes]) -> None:
+def test_enqueue_and_reserve_work_after_script_flush(backend: RedisBackend, admin: redis.Redis) -> None:
     # Given a backend that has already run its scripts
     assert backend.enqueue(new_job("before"), now=time.time())
     assert admin.script_exists(backend.scripts.shas["enqueue"]) == [True]
@@ -53,7 +53,7 @@ def test_enqueue_and_reserve_work_after_script_flush(backend: RedisBackend, admi
     assert backend.queue_stats("default").ready == 0
 
 
-def test_single_script_calls_reload_too(backend: RedisBackend, admin: redis.Redis[bytes]) -> None:
+def test_single_script_calls_reload_too(backend: RedisBackend, admin: redis.Redis) -> None:
     # Given a reserved job
     backend.enqueue(new_job("j1"), now=time.time())
     [lease] = backend.reserve(["default"], worker_id="w", now=time.time(), lease_s=30)
@@ -69,7 +69,7 @@ def test_single_script_calls_reload_too(backend: RedisBackend, admin: redis.Redi
     assert backend.queue_stats("default").ready == 1
 
 
-def test_the_worker_hot_path_survives_a_flush_between_jobs(backend: RedisBackend, admin: redis.Redis[bytes]) -> None:
+def test_the_worker_hot_path_survives_a_flush_between_jobs(backend: RedisBackend, admin: redis.Redis) -> None:
     # Given a job acknowledged in the same round trip as the next reserve
     backend.enqueue_many([new_job("a"), new_job("b")], now=time.time())
     [first] = backend.reserve(["default"], worker_id="w", now=time.time(), lease_s=30)

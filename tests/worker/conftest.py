@@ -104,7 +104,7 @@ class Inspector:
     """Reads job hashes and queue keys straight from Redis, as the wire protocol lays them out."""
 
     def __init__(self, backend: RedisBackend, queue: str = "default") -> None:
-        self.client: redis.Redis[str] = backend.client
+        self.client: redis.Redis = backend.client
         self.keys = Keys(backend.keys.prefix).queue(queue)
 
     def fields(self, ids: Sequence[str], *names: str) -> list[list[str | None]]:

@@ -36,9 +36,11 @@ class RedisBackend(Backend):
     """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
 
     def __init__(
-        self, client: redis.Redis[str], *, prefix: str = "tasks", description: str = "redis", fake: bool = False
+        self, client: redis.Redis, *, prefix: str = "tasks", description: str = "redis", fake: bool = False
     ) -> None:
-        self.client = client
+        #: Typed ``Any`` on purpose: redis-py annotates every reply as a union of sync and async, bytes and str,
+        #: whatever the client; ours decodes responses, so replies are the str, int and list values they are.
+        self.client: Any = client
         self._fake = fake  # fakeredis: blocking commands only through its own client methods
         self.keys = Keys(prefix)
         self.scripts = Scripts(client)
@@ -381,7 +383,8 @@ class RedisBackend(Backend):
         def execute() -> list[Any]:
             pipe = self.client.pipeline(transaction=False)
             build(pipe)
-            return pipe.execute()
+            replies: list[Any] = pipe.execute()
+            return replies
 
         with self._errors():
             return self.scripts.reloading(execute)
