@@ -108,10 +108,11 @@ def test_a_stop_in_the_middle_of_a_stream_of_jobs_orphans_nothing_and_duplicates
 def test_a_second_sigint_stops_at_once_and_leases_bring_the_jobs_back(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
-    # Given a pool with a 2 s lease whose 2 processes run a 3 s job each
+    # Given a pool with a 2 s lease whose 2 processes run a 10 s job each
+    # (long enough that neither ends between the two signals, however loaded the machine)
     pool = pools.start("--concurrency", "2", "--lease", "2")
     children = wait_for_workers(redis_backend, pool, 2)
-    ids = [jobs.sleep_then_record.delay(f"i{i}", 3.0).id for i in range(2)]
+    ids = [jobs.sleep_then_record.delay(f"i{i}", 10.0).id for i in range(2)]
     wait_until(lambda: inspector.states(ids)["running"] == 2, timeout=10, interval=0.02)
 
     # When the supervisor gets SIGINT twice
