@@ -108,12 +108,11 @@ def test_a_stop_in_the_middle_of_a_stream_of_jobs_orphans_nothing_and_duplicates
 def test_a_second_sigint_stops_at_once_and_leases_bring_the_jobs_back(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
-    # Given a pool with a 2 s lease whose 2 processes run a 10 s job each
-    # (long enough that neither ends between the two signals, however loaded the machine)
+    # Given a pool with a 2 s lease whose 2 processes have each begun a 10 s job (not merely reserved it)
     pool = pools.start("--concurrency", "2", "--lease", "2")
     children = wait_for_workers(redis_backend, pool, 2)
-    ids = [jobs.sleep_then_record.delay(f"i{i}", 10.0).id for i in range(2)]
-    wait_until(lambda: inspector.states(ids)["running"] == 2, timeout=10, interval=0.02)
+    ids = [jobs.record_start_and_end.delay(f"i{i}", 10.0).id for i in range(2)]
+    wait_until(lambda: len(records(pools.record)) == 2, timeout=10, interval=0.01, message="2 begun")
 
     # When the supervisor gets SIGINT twice
     pool.signal(signal.SIGINT)
@@ -127,7 +126,7 @@ def test_a_second_sigint_stops_at_once_and_leases_bring_the_jobs_back(
     wait_until(lambda: not any(alive(pid) for pid in children), timeout=5, interval=0.02)
     assert inspector.states(ids)["running"] == 2
 
-    # And once the leases expire, another pool runs them
+    # And once the leases expire, another pool runs them, each to its end once
     pools.start("--concurrency", "2", "--lease", "2")
-    wait_until(lambda: inspector.all_in(ids, "succeeded"), timeout=30, interval=0.05)
-    assert sorted(records(pools.record)) == ["i0", "i1"]
+    wait_until(lambda: inspector.all_in(ids, "succeeded"), timeout=40, interval=0.05)
+    assert _ends(pools) == ["i0:end", "i1:end"]
