@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.support.processes import ROOT, tasks_env
+from tests.support.processes import ROOT, run_tasks
 
 
 def tasks_cli(
     args: Sequence[str], *, url: str, prefix: str, cwd: Path = ROOT, timeout: float = 60, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m tasks ARGS`` to the end in ``cwd``; ``tests`` stays importable through PYTHONPATH."""
-    return subprocess.run(
-        [sys.executable, "-m", "tasks", *args],
-        cwd=cwd,
-        env=tasks_env(url, prefix, **env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    """``run_tasks`` with the longer time bound the CLI tests allow."""
+    return run_tasks(args, url=url, prefix=prefix, cwd=cwd, timeout=timeout, **env)
 
 
 def start_line(output: str) -> str:

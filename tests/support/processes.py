@@ -34,11 +34,12 @@ def start_tasks(
 
 
 def run_tasks(
-    args: Sequence[str], *, url: str, prefix: str, timeout: float = 30, **env: str
+    args: Sequence[str], *, url: str, prefix: str, cwd: Path = ROOT, timeout: float = 30, **env: str
 ) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tasks ARGS`` to the end in ``cwd``; ``tests`` stays importable through PYTHONPATH."""
     return subprocess.run(
         [sys.executable, "-m", "tasks", *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=tasks_env(url, prefix, **env),
         capture_output=True,
         text=True,
