@@ -1,7 +1,9 @@
 """One worker process of the pool: a ``Worker`` that reports what it holds to its supervisor over a pipe.
 
-The supervisor learns, as they happen, which leases this process holds, which job it runs and until when,
-and when each outcome is written; so when this process dies (a crash, ``os._exit``, the OOM killer, a hard
+The supervisor learns which leases this process holds, which job it runs and until when, and when each
+outcome is written. Reports are written to the pipe as they happen and read by the supervisor within its
+tick (a report does not wake it: see ``pool.TICK_S``), and a dead process's pipe still holds all it wrote;
+so when this process dies (a crash, ``os._exit``, the OOM killer, a hard
 timeout) the supervisor fails the running job as one attempt and releases the rest at once, instead of
 waiting for their leases to expire. When the supervisor dies, the pipe reaches end-of-file and this process
 stops gracefully: it finishes the jobs it runs, releases those not started, and exits.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import pickle
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -89,6 +92,38 @@ class RunningSlot:
         return None
 
 
+def lease_fields(lease: Lease) -> tuple[Any, ...]:
+    """``lease`` as a report carries it: plain values (cheap to pickle), and no payload, which the supervisor
+    needs only when a job's process dies while running it (it then loads it from the datastore). Without
+    payloads, a drain's reports stay small enough that the pipe never fills between two supervisor ticks."""
+    return (
+        lease.job_id,
+        lease.queue,
+        lease.token,
+        lease.attempt,
+        lease.max_attempts,
+        lease.enqueued_at,
+        lease.started_at,
+        lease.signature,
+    )
+
+
+def lease_from_fields(fields: tuple[Any, ...]) -> Lease:
+    """The supervisor's copy of a lease reported by ``lease_fields``: its ``payload`` is empty."""
+    job_id, queue, token, attempt, max_attempts, enqueued_at, started_at, signature = fields
+    return Lease(
+        job_id=job_id,
+        queue=queue,
+        token=token,
+        payload="",
+        attempt=attempt,
+        max_attempts=max_attempts,
+        enqueued_at=enqueued_at,
+        started_at=started_at,
+        signature=signature,
+    )
+
+
 class PipeReporter:
     """``WorkerEvents`` for the supervisor: leases and async jobs over the pipe, the sync job in the slot.
 
@@ -109,8 +144,8 @@ class PipeReporter:
         with self._lock:
             if self._broken:
                 return
-            try:
-                self.conn.send(message)
+            try:  # pickled here: multiprocessing's own pickler costs more on a worker woken from idle
+                self.conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
             except (OSError, ValueError):
                 self._broken = True
         if self._broken:
@@ -122,7 +157,7 @@ class PipeReporter:
             for lease in leases:
                 self._next_serial += 1
                 self._serials[lease.job_id] = self._next_serial
-                numbered.append((self._next_serial, lease))
+                numbered.append((self._next_serial, lease_fields(lease)))
         self.send((RESERVED, numbered))
 
     def started(self, lease: Lease, deadline: float | None, sync: bool) -> None:

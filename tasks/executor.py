@@ -94,7 +94,10 @@ def invoke(definition: JobDefinition, envelope: Envelope, lease: Lease) -> Attem
         return asyncio.run(invoke_async(definition, envelope, lease))
     token = set_current(_context(envelope, lease))
     try:
-        with soft_timeout(envelope.timeout_s):
+        if envelope.timeout_s:
+            with soft_timeout(envelope.timeout_s):
+                value = definition.func(*envelope.args, **envelope.kwargs)
+        else:  # most jobs: no timer to set (the call comes a little sooner after a worker wakes)
             value = definition.func(*envelope.args, **envelope.kwargs)
         return Attempt(value=value)
     except Exception as exc:  # the job's own failure: classified by ``decide``

@@ -12,12 +12,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Union
 
 from . import executor
 from .backends.base import Backend
 from .errors import BackendUnavailable
-from .model import Dead, Lease, RetryAt
+from .model import Completed, Dead, ErrorInfo, Lease, RetryAt
 
 log = logging.getLogger("tasks.pool")
 
@@ -31,14 +32,15 @@ RETRY_PAUSE_S = 0.5
 class LeaseKeeper:
     """Renews the leases the supervisor is told about, and writes the fate of jobs whose process died."""
 
-    def __init__(self, backend: Backend, *, lease_s: float) -> None:
+    def __init__(self, backend: Backend, *, lease_s: float, secret: str | None = None) -> None:
         self.backend = backend
         self.lease_s = lease_s
+        self.secret = secret
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._live: list[Lease] = []
-        self._writes: deque[tuple[Lease, Failure | None]] = deque()  # None: release
+        self._writes: deque[tuple[Lease, Exception | None]] = deque()  # None: release
         self._gone: list[str] = []  # worker ids to take off the worker list
         self._next_extend = 0.0
         self._thread = threading.Thread(target=self._run, name="tasks-lease-keeper", daemon=True)
@@ -51,10 +53,11 @@ class LeaseKeeper:
         with self._lock:
             self._live = list(leases)
 
-    def settle(self, lease: Lease, outcome: Failure | None) -> None:
-        """Write ``outcome`` for a dead process's job (``None``: put it back, attempt given back)."""
+    def settle(self, lease: Lease, error: Exception | None) -> None:
+        """Settle a dead process's job: its attempt failed with ``error`` (the job's retry policy decides what
+        follows), or, with ``None``, put it back with the attempt given back."""
         with self._lock:
-            self._writes.append((lease, outcome))
+            self._writes.append((lease, error))
         self._wake.set()
 
     def forget_worker(self, worker_id: str) -> None:
@@ -106,8 +109,8 @@ class LeaseKeeper:
             with self._lock:
                 if not self._writes:
                     return
-                lease, outcome = self._writes[0]
-            _write(self.backend, lease, outcome)
+                lease, error = self._writes[0]
+            _write(self.backend, lease, error, secret=self.secret)
             with self._lock:
                 self._writes.popleft()
 
@@ -123,12 +126,17 @@ class LeaseKeeper:
                 raise
 
 
-def _write(backend: Backend, lease: Lease, outcome: Failure | None) -> None:
+def _write(backend: Backend, lease: Lease, error: Exception | None, *, secret: str | None) -> None:
     now = time.time()
-    if outcome is None:
+    if error is None:
         if not backend.release(lease, now=now):
             log.info("job %s: already settled by its worker (or its lease expired); nothing to put back", lease.job_id)
         return
+    status = backend.status(lease.queue, lease.job_id)  # the payload: reports leave it out
+    if status is None or not status.payload:
+        log.info("job %s: gone from the datastore; nothing to settle", lease.job_id)
+        return
+    outcome = lost_attempt(replace(lease, payload=status.payload), error, secret=secret, now=now)
     if not executor.apply_outcome(backend, lease, outcome, now=now):
         log.info("job %s: already settled by its worker (or its lease expired); attempt not charged", lease.job_id)
         return
@@ -140,3 +148,14 @@ def _write(backend: Backend, lease: Lease, outcome: Failure | None) -> None:
         outcome.error.message,
         "failed for good" if isinstance(outcome, Dead) else "will be retried",
     )
+
+
+def lost_attempt(lease: Lease, error: Exception, *, secret: str | None, now: float) -> Failure:
+    """The outcome of an attempt whose process died: ``error`` goes through the job's own retry policy."""
+    prepared = executor.prepare(lease, secret)
+    if isinstance(prepared, Dead):
+        return prepared
+    envelope, definition = prepared
+    attempt = executor.Attempt(error=error)
+    outcome = executor.conclude(attempt, lease=lease, envelope=envelope, definition=definition, secret=secret, now=now)
+    return outcome if not isinstance(outcome, Completed) else Dead(ErrorInfo(type(error).__name__, str(error)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, NamedTuple, Union
 
 #: Every state a job can be in, as ``JobHandle.status()`` reports it.
 JobState = Literal["queued", "scheduled", "running", "retrying", "succeeded", "failed"]
@@ -33,12 +33,12 @@ class ErrorInfo:
         return cls(str(data.get("type", "")), str(data.get("message", "")), str(data.get("traceback", "")))
 
 
-@dataclass(frozen=True)
-class NewJob:
+class NewJob(NamedTuple):
     """A job on its way into the backend: the encoded payload plus what the datastore must index.
 
     ``payload`` is the wire envelope (docs/protocol.md); the backend stores it unread.
-    ``run_at`` of ``None`` means "ready now".
+    ``run_at`` of ``None`` means "ready now". A named tuple, not a dataclass: one is made per dispatch, and a
+    tuple is made in a third of the time a frozen dataclass takes.
     """
 
     id: str

@@ -22,8 +22,17 @@ from .serialization import PayloadTemplate, get_serializer, sign
 if TYPE_CHECKING:
     from .backends.base import Backend
 
-#: Jobs dispatched inside the current ``bulk()`` block, sent when it exits.
-_bulk: ContextVar[list[NewJob] | None] = ContextVar("tasks_bulk", default=None)
+
+@dataclass
+class _Batch:
+    """The jobs dispatched inside the current ``bulk()`` block, and the secret in force when it began."""
+
+    jobs: list[NewJob]
+    secret: str | None
+
+
+#: The current ``bulk()`` block's batch, sent when the block exits.
+_bulk: ContextVar[_Batch | None] = ContextVar("tasks_bulk", default=None)
 
 #: The backend in force, the ``TASKS_SECRET`` seen and the secret in force then. ``settings()`` reads the whole
 #: environment, which costs more than the rest of a dispatch; what it depends on is ``configure()`` (which
@@ -104,13 +113,14 @@ def _template(
 def send(options: DispatchOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NewJob:
     """Build and enqueue (or buffer, inside ``bulk()``) one job; returns what was sent."""
     now = time.time()
+    batch = _bulk.get()
+    if batch is not None:
+        job = _build(options, args, kwargs, now=now, secret=batch.secret)
+        batch.jobs.append(job)
+        return job
     backend, secret = _backend_and_secret()
     job = _build(options, args, kwargs, now=now, secret=secret)
-    pending = _bulk.get()
-    if pending is not None:
-        pending.append(job)
-    else:
-        backend.enqueue(job, now=now)
+    backend.enqueue(job, now=now)
     return job
 
 
@@ -130,22 +140,24 @@ def bulk() -> Iterator[None]:
 
     Handles returned inside the block are valid after it exits (inside it, the jobs are not sent yet). If the
     block raises, nothing it dispatched is sent. A nested block joins the outermost one; if the nested block
-    raises, its own dispatches are dropped, even when the outer block catches the error and goes on.
+    raises, its own dispatches are dropped, even when the outer block catches the error and goes on. The
+    backend and the signing secret are those in force when the outermost block began.
     """
     outer = _bulk.get()
     if outer is not None:
-        mark = len(outer)
+        mark = len(outer.jobs)
         try:
             yield
         except BaseException:
-            del outer[mark:]
+            del outer.jobs[mark:]
             raise
         return
-    pending: list[NewJob] = []
-    token = _bulk.set(pending)
+    backend, secret = _backend_and_secret()
+    batch = _Batch([], secret)
+    token = _bulk.set(batch)
     try:
         yield
     finally:
         _bulk.reset(token)
-    if pending:
-        get_backend().enqueue_many(pending, now=time.time())
+    if batch.jobs:
+        backend.enqueue_many(batch.jobs, now=time.time())

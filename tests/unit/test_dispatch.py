@@ -311,6 +311,10 @@ def test_dispatch_refuses_a_bad_queue_name() -> None:
 
 # --- arguments are encoded in the caller ------------------------------------------------------------------------
 
+#: A list that holds itself: JSON cannot encode it, and must not loop forever trying.
+CIRCULAR: list[Any] = []
+CIRCULAR.append(CIRCULAR)
+
 
 @pytest.mark.parametrize(
     ("args", "kwargs", "named"),
@@ -319,8 +323,9 @@ def test_dispatch_refuses_a_bad_queue_name() -> None:
         ((1,), {"b": {1, 2}}, "argument 'b'"),
         ((1, float("nan")), {}, "positional argument 1"),
         ((1,), {"b": b"bytes"}, "argument 'b'"),
+        ((CIRCULAR,), {}, "positional argument 0"),
     ],
-    ids=["object", "set", "nan", "bytes"],
+    ids=["object", "set", "nan", "bytes", "circular"],
 )
 def test_an_argument_json_cannot_encode_raises_before_anything_is_sent(
     args: tuple[Any, ...], kwargs: dict[str, Any], named: str, app: str

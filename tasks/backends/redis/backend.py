@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 import redis
+from redis.exceptions import NoScriptError
 
 from ...errors import BackendUnavailable, ConfigurationError
 from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
 from .keys import Keys, QueueKeys
 from .scripts import Scripts
+from .wire import Wire, read_replies
 
 #: Due scheduled jobs moved to ready per queue and reserve call; the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -44,6 +46,7 @@ class RedisBackend(Backend):
         self._fake = fake  # fakeredis: blocking commands only through its own client methods
         self.keys = Keys(prefix)
         self.scripts = Scripts(client)
+        self._wire = Wire(client.connection_pool)
         self.description = description
         self._known_queues: set[str] = set()
         self._queue_keys: dict[str, QueueKeys] = {}
@@ -79,27 +82,45 @@ class RedisBackend(Backend):
     # --- producing -------------------------------------------------------------------------------------------
 
     def enqueue(self, job: NewJob, *, now: float) -> bool:
-        return self.enqueue_many([job], now=now)[0]
+        """One ``enqueue`` call: the job's hash key among KEYS and its fields as plain arguments."""
+        qk = self.queue_keys(job.queue)
+        run_at = "" if job.run_at is None else job.run_at
+        args = (now, job.id, job.payload, job.max_attempts, job.enqueued_at, run_at, job.signature)
+        enqueue = self.scripts.command("enqueue", (qk.ready, qk.scheduled, qk.wake, qk.job(job.id)), args)
+        if job.queue in self._known_queues:
+            return bool(self._commands([enqueue])[0][0])
+        replies = self._commands([("SADD", self.keys.queues, job.queue), enqueue])
+        self._known_queues.add(job.queue)
+        return bool(replies[1][0])
 
     def enqueue_many(self, jobs: Sequence[NewJob], *, now: float) -> list[bool]:
-        """One ``enqueue_packed`` call per queue and ``ENQUEUE_CHUNK`` jobs, all in one round trip."""
+        """One ``enqueue_packed`` call per queue and ``ENQUEUE_CHUNK`` jobs, all in one round trip.
+
+        Each call's argument is encoded as the round trip reaches it, so Redis stores the first chunks while
+        later ones are still being encoded.
+        """
         by_queue: dict[str, list[int]] = {}
         for index, job in enumerate(jobs):
             by_queue.setdefault(job.queue, []).append(index)
-        calls: list[tuple[list[int], list[str], list[Any]]] = []  # (job indexes, keys, args) of each call
-        for queue, indexes in by_queue.items():
-            qk = self.queue_keys(queue)
-            keys = [qk.ready, qk.scheduled, qk.wake]
-            for start in range(0, len(indexes), ENQUEUE_CHUNK):
-                chunk = indexes[start : start + ENQUEUE_CHUNK]
-                calls.append((chunk, keys, [now, qk.job_prefix, _pack_jobs([jobs[i] for i in chunk])]))
+        chunks = [
+            (queue, indexes[start : start + ENQUEUE_CHUNK])
+            for queue, indexes in by_queue.items()
+            for start in range(0, len(indexes), ENQUEUE_CHUNK)
+        ]
         new = [q for q in by_queue if q not in self._known_queues]
-        commands = [("SADD", self.keys.queues, *new)] if new else []
-        commands += [self.scripts.command("enqueue_packed", keys, args) for _, keys, args in calls]
-        replies = self._commands(commands)[-len(calls) :] if calls else []
+
+        def commands() -> Iterator[tuple[Any, ...]]:
+            if new:
+                yield ("SADD", self.keys.queues, *new)
+            for queue, chunk in chunks:
+                qk = self.queue_keys(queue)
+                args = [now, qk.job_prefix, _pack_jobs([jobs[i] for i in chunk])]
+                yield self.scripts.command("enqueue_packed", [qk.ready, qk.scheduled, qk.wake], args)
+
+        replies = self._streamed(commands)[-len(chunks) :] if chunks else []
         self._known_queues.update(by_queue)
         stored = [False] * len(jobs)
-        for (chunk, _, _), reply in zip(calls, replies):
+        for (_, chunk), reply in zip(chunks, replies):
             for i, flag in zip(chunk, reply):
                 stored[i] = flag == "1"
         return stored
@@ -371,6 +392,7 @@ class RedisBackend(Backend):
             self.client.ping()
 
     def close(self) -> None:
+        self._wire.close()
         self.client.close()
 
     def _run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
@@ -390,14 +412,31 @@ class RedisBackend(Backend):
             return self.scripts.reloading(execute)
 
     def _commands(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Send ``commands`` and read their replies on one pooled connection: one round trip.
+        """Send ``commands`` and read their replies: one round trip, on this thread's own connection.
 
         The hot paths (dispatch, and the worker's acknowledge-and-reserve) come here rather than through a
-        redis-py ``Pipeline``, whose bookkeeping cost a fifth of a worker's time on fast jobs. A server that
-        lost its scripts answers NOSCRIPT to every call: they are loaded and the commands sent again.
+        redis-py ``Pipeline`` or command call, whose connection-pool and packing bookkeeping cost more than the
+        round trip itself (see ``wire.py``).
         """
-        with self._errors():
-            return self.scripts.reloading(lambda: _round_trip(self.client.connection_pool, commands))
+        return self._streamed(lambda: iter(commands))
+
+    def _streamed(self, make_commands: Callable[[], Iterator[tuple[Any, ...]]]) -> list[Any]:
+        """``_commands`` for commands made as they are sent. A server that lost its scripts answers NOSCRIPT
+        to every call (and runs none): the scripts are loaded and the commands made and sent again.
+
+        Written out rather than through ``_errors`` and ``Scripts.reloading``: this is the hot path.
+        """
+        if self._fake:  # fakeredis has no socket: its commands go through its own pool
+            with self._errors():
+                return self.scripts.reloading(lambda: _round_trip(self.client.connection_pool, list(make_commands())))
+        try:
+            try:
+                return self._wire.round_trip(make_commands())
+            except NoScriptError:
+                self.scripts.load_all()
+                return self._wire.round_trip(make_commands())
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise self._unavailable(exc) from exc
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -405,7 +444,10 @@ class RedisBackend(Backend):
         try:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise BackendUnavailable(f"cannot reach {self.description}: {exc}") from exc
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> BackendUnavailable:
+        return BackendUnavailable(f"cannot reach {self.description}: {exc}")
 
 
 def _pack_jobs(jobs: Sequence[NewJob]) -> str:
@@ -429,24 +471,14 @@ def _pack_jobs(jobs: Sequence[NewJob]) -> str:
 
 
 def _round_trip(pool: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """Write every command, then read every reply, even past an error reply (the connection stays in step);
-    the first error is raised once all are read. A connection that failed midway is dropped, not reused."""
+    """``Wire.round_trip`` for fakeredis, on a connection of its pool (packed by redis-py)."""
     connection = pool.get_connection()
-    first_error: redis.ResponseError | None = None
-    replies: list[Any] = []
     try:
-        connection.send_packed_command(connection.pack_commands(commands))
-        for _ in commands:
-            try:
-                replies.append(connection.read_response())
-            except redis.ResponseError as exc:
-                first_error = first_error or exc
-                replies.append(exc)
-    except BaseException:
-        connection.disconnect()
-        raise
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+        except BaseException:
+            connection.disconnect()
+            raise
+        return read_replies(connection, len(commands))
     finally:
         pool.release(connection)
-    if first_error is not None:
-        raise first_error
-    return replies

@@ -19,8 +19,13 @@ for i = 4, #KEYS do
   else
     local id, run_at = ARGV[b], ARGV[b + 4]
     local due = run_at == '' or tonumber(run_at) <= now
-    redis.call('HSET', key, 'payload', ARGV[b + 1], 'max_attempts', ARGV[b + 2], 'attempts', 0,
-      'enqueued_at', ARGV[b + 3], 'sig', ARGV[b + 5], 'state', due and 'queued' or 'scheduled')
+    local state, sig = due and 'queued' or 'scheduled', ARGV[b + 5]
+    if sig == '' then -- fields left out read as their defaults: no signature, 0 attempts
+      redis.call('HSET', key, 'payload', ARGV[b + 1], 'max_attempts', ARGV[b + 2], 'enqueued_at', ARGV[b + 3], 'state', state)
+    else
+      redis.call('HSET', key, 'payload', ARGV[b + 1], 'max_attempts', ARGV[b + 2], 'enqueued_at', ARGV[b + 3], 'state', state,
+        'sig', sig)
+    end
     if due then
       redis.call('RPUSH', KEYS[1], id)
       pushed = pushed + 1

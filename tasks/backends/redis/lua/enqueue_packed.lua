@@ -19,8 +19,13 @@ for i, job in ipairs(cjson.decode(ARGV[3])) do
     out[i] = '0'
   else
     local due = run_at == '' or tonumber(run_at) <= now
-    redis.call('HSET', key, 'payload', job[2], 'max_attempts', job[3], 'attempts', 0,
-      'enqueued_at', job[4], 'sig', job[6], 'state', due and 'queued' or 'scheduled')
+    local state, sig = due and 'queued' or 'scheduled', job[6]
+    if sig == '' then -- fields left out read as their defaults: no signature, 0 attempts
+      redis.call('HSET', key, 'payload', job[2], 'max_attempts', job[3], 'enqueued_at', job[4], 'state', state)
+    else
+      redis.call('HSET', key, 'payload', job[2], 'max_attempts', job[3], 'enqueued_at', job[4], 'state', state,
+        'sig', sig)
+    end
     if due then
       ready[#ready + 1] = id
     else
