@@ -82,11 +82,15 @@ class Worker:
         self.started_at = clock()
         self._stop = threading.Event()  # stop taking jobs
         self._halted = threading.Event()  # everything written or released: the heartbeat may end
+        self._nudge = threading.Event()  # the heartbeat thread has work before its next beat
+        self._to_trim: list[Lease] = []  # leases of a woken reserve, to renew from now (see ``_trim_soon``)
+        self._trim_lock = threading.Lock()  # guards ``_to_trim``
         self._ledger = Ledger(self.events)  # every lease held, by phase; shared by this worker's threads
         self._todo: deque[Lease] = deque()  # reserved, not started (the main thread's own queue)
         self._aio = AsyncRunner(settings.async_concurrency) if settings.async_concurrency > 0 else None
         self._mean_job_s = 1.0  # start cautious: one job per reserve until we know jobs are fast
         self._next_maintenance = 0.0
+        self._wake_at = float("inf")  # when an idle wait ended for a delayed job or a lease expiry
         self._outage = False
 
     # --- public ----------------------------------------------------------------------------------------------
@@ -111,6 +115,7 @@ class Worker:
             self._shutdown()
             self._stop.set()
             self._halted.set()
+            self._nudge.set()
             heartbeat.join(timeout=5)
         return 0
 
@@ -162,7 +167,7 @@ class Worker:
         if self._todo:
             self._run_todo()
         now = self.clock()
-        if now >= self._next_maintenance:  # after the jobs, so a woken worker starts its job first
+        if now >= min(self._next_maintenance, self._wake_at):  # after the jobs: a woken worker starts its job first
             self._maintain(now)
         return True
 
@@ -297,12 +302,23 @@ class Worker:
         if leases:
             self._ledger.reserved(leases)
             self._todo.extend(leases)
+            if self.backend.pads_wait_leases:
+                self._trim_soon(leases)
+
+    def _trim_soon(self, leases: Sequence[Lease]) -> None:
+        """Have the heartbeat thread renew ``leases`` from now: a reserve run when a wait ends was leased for
+        as long as the wait could have lasted, and a job whose worker then dies should come back one lease
+        after it started, not up to a wait later. Off the main thread, so the job starts first."""
+        with self._trim_lock:
+            self._to_trim.extend(leases)
+        self._nudge.set()
 
     def _batch_size(self) -> int:
         return max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))
 
     def _idle_wait(self) -> float:
-        due = self.backend.next_due(self.settings.queues)
+        due = self.backend.next_wake(self.settings.queues)
+        self._wake_at = float("inf") if due is None else due
         wait = IDLE_WAIT_S if due is None else min(IDLE_WAIT_S, due - self.clock())
         return max(wait, 0.0)
 
@@ -311,6 +327,7 @@ class Worker:
         if requeued or failed:
             log.warning("expired leases: %d job(s) requeued, %d moved to the failed set", requeued, failed)
         self._next_maintenance = now + MAINTENANCE_EVERY_S
+        self._wake_at = float("inf")
 
     def _shutdown(self) -> None:
         """Let async jobs end, write pending outcomes, release what was never started, leave the worker list."""
@@ -336,25 +353,40 @@ class Worker:
     # --- heartbeat -------------------------------------------------------------------------------------------
 
     def _heartbeat_loop(self) -> None:
-        """Announce this worker at once, then renew every held lease each third of a lease until halted."""
+        """Announce this worker at once, then renew every held lease each third of a lease until halted;
+        between beats, renew the leases ``_trim_soon`` hands over."""
         interval = max(self.settings.lease_s / 3, 0.05)
         self.heartbeat()
-        while not self._halted.wait(interval):
-            self.heartbeat()
+        next_beat = time.monotonic() + interval
+        while not self._halted.is_set():
+            self._nudge.wait(max(next_beat - time.monotonic(), 0.0))
+            self._nudge.clear()
+            if self._halted.is_set():
+                return
+            with self._trim_lock:
+                trim, self._to_trim = self._to_trim, []
+            if trim:
+                with contextlib.suppress(BackendUnavailable):  # the next beat renews them anyway
+                    self._renew(trim)
+            if time.monotonic() >= next_beat:
+                self.heartbeat()
+                next_beat = time.monotonic() + interval
 
     def heartbeat(self, *, raise_errors: bool = False) -> None:
         """Extend every held lease (started or not) and refresh this worker's entry in the worker list."""
-        now = self.clock()
-        held = self._ledger.held()
         try:
-            if held:
-                renewed = self.backend.extend(held, now=now, lease_s=self.settings.lease_s)
-                self._ledger.refused([lease for lease, ok in zip(held, renewed) if not ok])
-            self.backend.register_worker(self.info(), ttl_s=self.settings.lease_s, now=now)
+            self._renew(self._ledger.held())
+            self.backend.register_worker(self.info(), ttl_s=self.settings.lease_s, now=self.clock())
         except BackendUnavailable as exc:
             if raise_errors:
                 raise
             log.warning("heartbeat failed: %s", exc)
+
+    def _renew(self, leases: Sequence[Lease]) -> None:
+        """Push ``leases`` to a full lease from now; those no longer ours go to the ledger as refused."""
+        if leases:
+            renewed = self.backend.extend(leases, now=self.clock(), lease_s=self.settings.lease_s)
+            self._ledger.refused([lease for lease, ok in zip(leases, renewed) if not ok])
 
 
 def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> None:

@@ -32,6 +32,9 @@ class Backend(ABC):
 
     #: Human-readable description for logs (URL with the password masked, or the file path).
     description: str = ""
+    #: ``wait_and_reserve`` leases its jobs past ``lease_s``, by as long as the wait could last: a worker then
+    #: renews them from the moment it holds them (so a dead worker's job comes back one lease after it began).
+    pads_wait_leases: bool = False
 
     # --- producing -------------------------------------------------------------------------------------------
 
@@ -68,7 +71,8 @@ class Backend(ABC):
         """Block up to ``timeout_s`` for a job, then ``reserve``: an idle worker's path from wake-up to start.
 
         ``clock`` is read for the reserve's ``now``. Backends that can run the reserve the moment the wait
-        ends (Redis, in the same round trip) override this.
+        ends (Redis, in the same round trip) override this, and set ``pads_wait_leases`` if they must lease
+        before knowing when the wait ended.
         """
         self.wait_for_jobs(queues, timeout_s=timeout_s)
         return self.reserve(queues, worker_id=worker_id, now=clock(), lease_s=lease_s, count=count)
@@ -80,6 +84,15 @@ class Backend(ABC):
     @abstractmethod
     def next_due(self, queues: Sequence[str]) -> float | None:
         """The earliest ``run_at`` among scheduled jobs of ``queues``, or ``None``."""
+
+    def next_wake(self, queues: Sequence[str]) -> float | None:
+        """When an idle worker of ``queues`` next has work without being woken: the earliest ``run_at`` of a
+        scheduled job or expiry of a lease (maintenance then requeues its job), or ``None``.
+
+        This default knows only ``next_due``; backends that can read lease expiries cheaply add them, so a
+        dead worker's job comes back the moment its lease expires.
+        """
+        return self.next_due(queues)
 
     @abstractmethod
     def extend(self, leases: Sequence[Lease], *, now: float, lease_s: float) -> list[bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -58,3 +59,28 @@ def test_a_frozen_pool_loses_its_lease_and_its_late_write_is_refused_and_logged(
     assert slow.status() == "succeeded"
     assert inspector.fields([slow.id], "attempts") == [["2"]]
     assert frozen.process.poll() is None and other.process.poll() is None
+
+
+@pytest.mark.timeout(60)
+def test_a_job_of_a_pool_killed_whole_comes_back_one_lease_after_it_began(
+    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
+) -> None:
+    # Given two idle pools with a 2 s lease (an idle wait for jobs lasts up to 1 s)
+    both = [pools.start("--concurrency", "1", "--lease", "2") for _ in range(2)]
+    children = {pool.pid: wait_for_workers(redis_backend, pool, 1) for pool in both}
+
+    # When one of them begins a long job, and that whole pool is killed at once (a machine losing power)
+    job = jobs.record_start_and_end.delay("lost", 30)
+    wait_until(lambda: "lost:start" in records(pools.record), timeout=10, interval=0.005)
+    began = time.time()
+    [(holder,)] = inspector.fields([job.id], "worker")
+    doomed = next(pool for pool in both if f":{children[pool.pid][0]}:" in str(holder))
+    doomed.kill_group()
+    wait_until(lambda: inspector.fields([job.id], "attempts") == [["2"]], timeout=10, interval=0.01)
+    back = time.time() - began
+
+    # Then the other pool starts it again when its lease expires, the lease counted from when the job was held:
+    # not up to an idle wait later (the reserve that ended the wait leased it for that long), nor up to a
+    # maintenance period after the expiry
+    print(f"back after {back:.2f} s")
+    assert 1.8 < back < 2.5, f"back after {back:.2f} s"

@@ -44,6 +44,7 @@ class RedisBackend(Backend):
         #: whatever the client; ours decodes responses, so replies are the str, int and list values they are.
         self.client: Any = client
         self._fake = fake  # fakeredis: blocking commands only through its own client methods
+        self.pads_wait_leases = not fake  # see ``wait_and_reserve``
         self.keys = Keys(prefix)
         self.scripts = Scripts(client)
         self._wire = Wire(client.connection_pool)
@@ -222,6 +223,18 @@ class RedisBackend(Backend):
         def build(pipe: Any) -> None:
             for queue in queues:
                 pipe.zrange(self.keys.queue(queue).scheduled, 0, 0, withscores=True)
+
+        firsts = [entries[0][1] for entries in self._pipeline(build) if entries]
+        return min(firsts) if firsts else None
+
+    def next_wake(self, queues: Sequence[str]) -> float | None:
+        """The earliest score of the queues' scheduled and lease sets, in one round trip."""
+
+        def build(pipe: Any) -> None:
+            for queue in queues:
+                qk = self.queue_keys(queue)
+                pipe.zrange(qk.scheduled, 0, 0, withscores=True)
+                pipe.zrange(qk.leases, 0, 0, withscores=True)
 
         firsts = [entries[0][1] for entries in self._pipeline(build) if entries]
         return min(firsts) if firsts else None
