@@ -16,7 +16,7 @@ TITLES = {
 
 #: Why a library does (or does not) bring back the job of a worker killed mid-job, with its defaults.
 CRASH_NOTES = {
-    "tasks": "the lease (30 s) expires; any worker's maintenance (every 1 s) requeues the job",
+    "tasks": "the lease (30 s from when the job was held) expires; an idle worker wakes at that moment and requeues it",
     "rq": "the job stays in StartedJobRegistry; cleanup moves it to the FailedJobRegistry (AbandonedJobError), "
     "no retry by default",
     "arq": "the in-progress key expires after job_timeout (300 s); the job is then picked up again",
