@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,6 +13,7 @@ import redis
 from tasks.backends.redis import RedisBackend
 from tasks.backends.redis.wire import SEND_AT_BYTES, Wire, pack
 from tasks.model import NewJob
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -105,3 +107,30 @@ def test_enqueue_stores_a_job_in_one_round_trip_and_is_idempotent_by_id(redis_ba
     status = redis_backend.status("wire", "job-1")
     assert status is not None and (status.state, status.attempts, status.payload) == ("queued", 0, '{"v":1}')
     assert redis_backend.known_queues() == ["wire"]
+
+
+@pytest.mark.parametrize("kind", ["unix", "password"])
+def test_the_hot_paths_connect_as_the_url_says(kind: str, tmp_path: Path) -> None:
+    # Given a redis-server of our own that listens on a Unix socket, or asks for a password
+    socket_path = tmp_path / "redis.sock"
+    extra = ("--unixsocket", str(socket_path)) if kind == "unix" else ("--requirepass", "s3cret")
+    server = RedisServer(tmp_path, appendonly=False, extra=extra)
+    server.start()
+    url = f"unix://{socket_path}" if kind == "unix" else f"redis://:s3cret@127.0.0.1:{server.port}/0"
+    backend = RedisBackend.from_url(url, prefix="wire")
+    try:
+        # When a job is enqueued, reserved and completed (the paths that use the thread's own connection)
+        now = time.time()
+        assert backend.enqueue(NewJob(id="j", queue="q", payload='{"v":1}', max_attempts=1, enqueued_at=now), now=now)
+        [lease] = backend.reserve(["q"], worker_id="w", now=now, lease_s=30, count=5)
+        done, more = backend.complete_and_reserve(
+            [(lease, "null", 60.0)], ["q"], worker_id="w", now=now, lease_s=30, count=5
+        )
+
+        # Then each step went through, as the URL said to connect
+        assert (done, more) == ([True], [])
+        status = backend.status("q", "j")
+        assert status is not None and status.state == "succeeded"
+    finally:
+        backend.close()
+        server.kill()

@@ -20,12 +20,15 @@ def free_port() -> int:
 class RedisServer:
     """``redis-server`` in ``directory`` on ``port``; ``appendonly`` keeps data across restarts."""
 
-    def __init__(self, directory: Path, *, port: int | None = None, appendonly: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, appendonly: bool = True, extra: tuple[str, ...] = ()
+    ) -> None:
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not on PATH")
         self.directory = directory
         self.port = port or free_port()
         self.appendonly = appendonly
+        self.extra = extra  # more redis-server options, e.g. ("--requirepass", "s3cret")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,10 +39,10 @@ class RedisServer:
         args = [
             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
             "--save", "", "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
-            "--daemonize", "no", "--logfile", str(self.directory / "redis.log"),
+            "--daemonize", "no", "--logfile", str(self.directory / "redis.log"), *self.extra,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2, password=self._password())
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -51,6 +54,10 @@ class RedisServer:
                 raise RuntimeError(f"redis-server did not answer on port {self.port}")
             time.sleep(0.02)
         client.close()
+
+    def _password(self) -> str | None:
+        extra = list(self.extra)
+        return extra[extra.index("--requirepass") + 1] if "--requirepass" in extra else None
 
     def stop(self) -> None:
         """Stop the server (SIGTERM: with AOF on, what was acknowledged is on disk)."""
