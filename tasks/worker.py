@@ -29,6 +29,7 @@ from . import executor, registry
 from .async_runner import AsyncRunner
 from .backends.base import Backend
 from .errors import BackendUnavailable
+from .heartbeat import Heartbeat
 from .ledger import Ledger, NoEvents, WorkerEvents
 from .model import Completed, Dead, Lease, Outcome, RetryAt, WorkerInfo
 from .registry import JobDefinition
@@ -81,11 +82,8 @@ class Worker:
         self.events: WorkerEvents = events or NoEvents()
         self.started_at = clock()
         self._stop = threading.Event()  # stop taking jobs
-        self._halted = threading.Event()  # everything written or released: the heartbeat may end
-        self._nudge = threading.Event()  # the heartbeat thread has work before its next beat
-        self._to_trim: list[Lease] = []  # leases of a woken reserve, to renew from now (see ``_trim_soon``)
-        self._trim_lock = threading.Lock()  # guards ``_to_trim``
         self._ledger = Ledger(self.events)  # every lease held, by phase; shared by this worker's threads
+        self._heartbeat = Heartbeat(backend, self._ledger, lease_s=settings.lease_s, clock=clock, announce=self.info)
         self._todo: deque[Lease] = deque()  # reserved, not started (the main thread's own queue)
         self._aio = AsyncRunner(settings.async_concurrency) if settings.async_concurrency > 0 else None
         self._mean_job_s = 1.0  # start cautious: one job per reserve until we know jobs are fast
@@ -97,8 +95,7 @@ class Worker:
 
     def run(self) -> int:
         """Work until ``stop()`` (or, in burst mode, until the queues are drained); returns the exit status."""
-        heartbeat = threading.Thread(target=self._heartbeat_loop, name="tasks-heartbeat", daemon=True)
-        heartbeat.start()
+        self._heartbeat.start()
         pause = RECONNECT_FIRST_S
         try:
             while not self._stop.is_set():
@@ -114,9 +111,7 @@ class Worker:
         finally:
             self._shutdown()
             self._stop.set()
-            self._halted.set()
-            self._nudge.set()
-            heartbeat.join(timeout=5)
+            self._heartbeat.stop()  # everything is written or released: nothing left to keep alive
         return 0
 
     def stop(self) -> None:
@@ -302,16 +297,8 @@ class Worker:
         if leases:
             self._ledger.reserved(leases)
             self._todo.extend(leases)
-            if self.backend.pads_wait_leases:
-                self._trim_soon(leases)
-
-    def _trim_soon(self, leases: Sequence[Lease]) -> None:
-        """Have the heartbeat thread renew ``leases`` from now: a reserve run when a wait ends was leased for
-        as long as the wait could have lasted, and a job whose worker then dies should come back one lease
-        after it started, not up to a wait later. Off the main thread, so the job starts first."""
-        with self._trim_lock:
-            self._to_trim.extend(leases)
-        self._nudge.set()
+            if self.backend.pads_wait_leases:  # leased for as long as the wait could last: see heartbeat.py
+                self._heartbeat.renew_soon(leases)
 
     def _batch_size(self) -> int:
         return max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))
@@ -350,43 +337,9 @@ class Worker:
         with contextlib.suppress(BackendUnavailable):  # else the entry expires with its heartbeat
             self.backend.unregister_worker(self.settings.worker_id)
 
-    # --- heartbeat -------------------------------------------------------------------------------------------
-
-    def _heartbeat_loop(self) -> None:
-        """Announce this worker at once, then renew every held lease each third of a lease until halted;
-        between beats, renew the leases ``_trim_soon`` hands over."""
-        interval = max(self.settings.lease_s / 3, 0.05)
-        self.heartbeat()
-        next_beat = time.monotonic() + interval
-        while not self._halted.is_set():
-            self._nudge.wait(max(next_beat - time.monotonic(), 0.0))
-            self._nudge.clear()
-            if self._halted.is_set():
-                return
-            with self._trim_lock:
-                trim, self._to_trim = self._to_trim, []
-            if trim:
-                with contextlib.suppress(BackendUnavailable):  # the next beat renews them anyway
-                    self._renew(trim)
-            if time.monotonic() >= next_beat:
-                self.heartbeat()
-                next_beat = time.monotonic() + interval
-
     def heartbeat(self, *, raise_errors: bool = False) -> None:
-        """Extend every held lease (started or not) and refresh this worker's entry in the worker list."""
-        try:
-            self._renew(self._ledger.held())
-            self.backend.register_worker(self.info(), ttl_s=self.settings.lease_s, now=self.clock())
-        except BackendUnavailable as exc:
-            if raise_errors:
-                raise
-            log.warning("heartbeat failed: %s", exc)
-
-    def _renew(self, leases: Sequence[Lease]) -> None:
-        """Push ``leases`` to a full lease from now; those no longer ours go to the ledger as refused."""
-        if leases:
-            renewed = self.backend.extend(leases, now=self.clock(), lease_s=self.settings.lease_s)
-            self._ledger.refused([lease for lease, ok in zip(leases, renewed) if not ok])
+        """Extend every held lease now and refresh this worker's entry in the worker list."""
+        self._heartbeat.beat(raise_errors=raise_errors)
 
 
 def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> None:
