@@ -65,6 +65,32 @@ class Lease:
     signature: str = ""
 
 
+def reserved_lease(
+    queue: str,
+    job_id: str,
+    payload: str,
+    attempt: Any,
+    max_attempts: Any,
+    enqueued_at: Any,
+    token: str,
+    signature: str | None,
+    *,
+    started_at: float,
+) -> Lease:
+    """The ``Lease`` of one job a reserve returned, its numbers as the datastore gives them (text or numbers)."""
+    return Lease(
+        job_id=job_id,
+        queue=queue,
+        token=token,
+        payload=payload,
+        attempt=int(attempt),
+        max_attempts=int(max_attempts),
+        enqueued_at=float(enqueued_at),
+        started_at=started_at,
+        signature=signature or "",
+    )
+
+
 @dataclass(frozen=True)
 class JobStatus:
     """What the backend knows of one job: its state, and its result or last error where there is one."""

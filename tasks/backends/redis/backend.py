@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,17 +16,14 @@ from redis.exceptions import NoScriptError
 from ...errors import BackendUnavailable, ConfigurationError
 from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
+from . import calls
 from .keys import Keys, QueueKeys
 from .scripts import Scripts
-from .wire import Wire, read_replies
+from .wire import Wire, pooled_round_trip
 
-#: Due scheduled jobs moved to ready per queue and reserve call; the rest follow on the next call.
-PROMOTE_LIMIT = 200
 #: Jobs per enqueue script call: a bulk dispatch goes out in one round trip but as several calls, so that
 #: Redis serves other clients between them instead of running one script for the whole batch.
 ENQUEUE_CHUNK = 1000
-#: Encodes the jobs of one enqueue or complete call into the script's one JSON argument.
-_PACK = json.JSONEncoder(separators=(",", ":"))
 
 _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
@@ -115,7 +110,7 @@ class RedisBackend(Backend):
                 yield ("SADD", self.keys.queues, *new)
             for queue, chunk in chunks:
                 qk = self.queue_keys(queue)
-                args = [now, qk.job_prefix, _pack_jobs([jobs[i] for i in chunk])]
+                args = [now, qk.job_prefix, calls.pack_jobs([jobs[i] for i in chunk])]
                 yield self.scripts.command("enqueue_packed", [qk.ready, qk.scheduled, qk.wake], args)
 
         replies = self._streamed(commands)[-len(chunks) :] if chunks else []
@@ -144,47 +139,17 @@ class RedisBackend(Backend):
         count: int,
     ) -> tuple[list[bool], list[Lease]]:
         """Acknowledgements and the next reserve in one round trip (the worker's hot path)."""
-        commands = self._completion_commands(completions, now=now)
-        reserve = self._reserve_command(queues, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
+        commands = calls.complete(self.scripts, self.queue_keys, completions, now=now)
+        reserve = self._reserve_call(queues, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
         replies = self._commands([*commands, reserve])
         done = [flag == "1" for reply in replies[:-1] for flag in reply]
-        return done, self._parse_reserve(queues, replies[-1], now)
+        return done, calls.parse_reserve(queues, replies[-1], now)
 
-    def _reserve_command(
+    def _reserve_call(
         self, queues: Sequence[str], *, worker_id: str, now: float, lease_s: float, count: int
     ) -> tuple[Any, ...]:
-        keys: list[str] = []
-        prefixes: list[str] = []
-        for queue in queues:
-            qk = self.queue_keys(queue)
-            keys += [qk.ready, qk.scheduled, qk.leases, qk.wake]
-            prefixes.append(qk.job_prefix)
-        args = [now, now + lease_s, count, worker_id, secrets.token_hex(8) + ":", PROMOTE_LIMIT, *prefixes]
-        return self.scripts.command("reserve", keys, args)
-
-    @staticmethod
-    def _parse_reserve(queues: Sequence[str], text: str, now: float) -> list[Lease]:
-        """The leases of a ``reserve`` reply: one JSON array, 8 values per job ('' when none was taken)."""
-        if not text:
-            return []
-        reply = json.loads(text)
-        leases = []
-        for i in range(0, len(reply), 8):
-            q, job_id, payload, attempt, max_attempts, enqueued_at, token, signature = reply[i : i + 8]
-            leases.append(
-                Lease(
-                    job_id=job_id,
-                    queue=queues[int(q) - 1],
-                    token=token,
-                    payload=payload,
-                    attempt=int(attempt),
-                    max_attempts=int(max_attempts),
-                    enqueued_at=float(enqueued_at),
-                    started_at=now,
-                    signature=signature or "",
-                )
-            )
-        return leases
+        keys = [self.queue_keys(queue) for queue in queues]
+        return calls.reserve(self.scripts, keys, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
 
     def wait_and_reserve(
         self,
@@ -208,9 +173,9 @@ class RedisBackend(Backend):
             )
         now = clock()
         wake = ("BLPOP", *(self.queue_keys(q).wake for q in queues), max(timeout_s, 0.001))
-        reserve = self._reserve_command(queues, worker_id=worker_id, now=now, lease_s=timeout_s + lease_s, count=count)
+        reserve = self._reserve_call(queues, worker_id=worker_id, now=now, lease_s=timeout_s + lease_s, count=count)
         replies = self._commands([wake, reserve])
-        return self._parse_reserve(queues, replies[-1], clock())
+        return calls.parse_reserve(queues, replies[-1], clock())
 
     def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:
         """Block on the queues' wake lists; the token popped is only a hint, ``reserve`` restores the invariant."""
@@ -264,28 +229,8 @@ class RedisBackend(Backend):
         return self.complete_many([(lease, result, result_ttl_s)], now=now)[0]
 
     def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
-        commands = self._completion_commands(items, now=now)
+        commands = calls.complete(self.scripts, self.queue_keys, items, now=now)
         return [flag == "1" for reply in self._commands(commands) for flag in reply] if commands else []
-
-    def _completion_commands(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[tuple[Any, ...]]:
-        """The ``complete`` calls for ``items``, one per run of the same queue."""
-        commands: list[tuple[Any, ...]] = []
-        start = 0
-        while start < len(items):
-            queue = items[start][0].queue
-            end = start
-            while end < len(items) and items[end][0].queue == queue:
-                end += 1
-            qk = self.queue_keys(queue)
-            packed = _PACK.encode(
-                [
-                    [lease.job_id, lease.token, result, str(max(1, int(ttl * 1000)))]
-                    for lease, result, ttl in items[start:end]
-                ]
-            )
-            commands.append(self.scripts.command("complete", [qk.leases], [now, qk.job_prefix, packed]))
-            start = end
-        return commands
 
     def retry(self, lease: Lease, *, run_at: float, error: ErrorInfo, now: float) -> bool:
         qk = self.keys.queue(lease.queue)
@@ -441,7 +386,8 @@ class RedisBackend(Backend):
         """
         if self._fake:  # fakeredis has no socket: its commands go through its own pool
             with self._errors():
-                return self.scripts.reloading(lambda: _round_trip(self.client.connection_pool, list(make_commands())))
+                pool = self.client.connection_pool
+                return self.scripts.reloading(lambda: pooled_round_trip(pool, list(make_commands())))
         try:
             try:
                 return self._wire.round_trip(make_commands())
@@ -461,37 +407,3 @@ class RedisBackend(Backend):
 
     def _unavailable(self, exc: Exception) -> BackendUnavailable:
         return BackendUnavailable(f"cannot reach {self.description}: {exc}")
-
-
-def _pack_jobs(jobs: Sequence[NewJob]) -> str:
-    """The ``enqueue_packed`` argument: per job id, payload, max_attempts, enqueued_at, run_at, signature.
-
-    Numbers go as text, as ``repr`` writes them (what redis-py would send), so nothing is rounded on the way.
-    """
-    return _PACK.encode(
-        [
-            [
-                job.id,
-                job.payload,
-                str(job.max_attempts),
-                repr(job.enqueued_at),
-                "" if job.run_at is None else repr(job.run_at),
-                job.signature,
-            ]
-            for job in jobs
-        ]
-    )
-
-
-def _round_trip(pool: Any, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-    """``Wire.round_trip`` for fakeredis, on a connection of its pool (packed by redis-py)."""
-    connection = pool.get_connection()
-    try:
-        try:
-            connection.send_packed_command(connection.pack_commands(commands))
-        except BaseException:
-            connection.disconnect()
-            raise
-        return read_replies(connection, len(commands))
-    finally:
-        pool.release(connection)

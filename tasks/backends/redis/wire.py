@@ -72,6 +72,21 @@ def read_replies(connection: Any, count: int) -> list[Any]:
     return replies
 
 
+def pooled_round_trip(pool: Any, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    """``Wire.round_trip`` on a connection taken from ``pool`` and packed by redis-py (for fakeredis, whose
+    connections have no socket to write to)."""
+    connection = pool.get_connection()
+    try:
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+        except BaseException:
+            connection.disconnect()
+            raise
+        return read_replies(connection, len(commands))
+    finally:
+        pool.release(connection)
+
+
 class Wire:
     """One connection per thread, built from ``pool``'s connection class and settings."""
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
+from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo, reserved_lease
 from ..base import Backend
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
@@ -164,20 +164,7 @@ class SQLiteBackend(Backend):
             queue, token_base=secrets.token_hex(8) + ":", expiry=now + lease_s, worker=worker_id, now=now, limit=limit
         )
         rows = sorted(conn.execute(sql.RESERVE, params).fetchall())
-        return [
-            Lease(
-                job_id=job_id,
-                queue=queue,
-                token=token,
-                payload=payload,
-                attempt=int(attempt),
-                max_attempts=int(max_attempts),
-                enqueued_at=float(enqueued_at),
-                started_at=now,
-                signature=signature or "",
-            )
-            for _, job_id, payload, attempt, max_attempts, enqueued_at, token, signature in rows
-        ]
+        return [reserved_lease(queue, *row[1:], started_at=now) for row in rows]
 
     def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:
         """Poll until a job is ready in ``queues``, or a scheduled one falls due, or ``timeout_s`` passes.
