@@ -151,14 +151,14 @@ class PipeReporter:
         if self._broken:
             self.on_lost()
 
-    def reserved(self, leases: Sequence[Lease]) -> None:
+    def reserved(self, leases: Sequence[Lease], padded: bool) -> None:
         numbered = []
         with self._lock:
             for lease in leases:
                 self._next_serial += 1
                 self._serials[lease.job_id] = self._next_serial
                 numbered.append((self._next_serial, lease_fields(lease)))
-        self.send((RESERVED, numbered))
+        self.send((RESERVED, numbered, padded))
 
     def started(self, lease: Lease, deadline: float | None, sync: bool) -> None:
         if sync:

@@ -40,6 +40,7 @@ class LeaseKeeper:
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._live: list[Lease] = []
+        self._fresh: list[Lease] = []  # to renew at once (``renew_now``)
         self._writes: deque[tuple[Lease, Exception | None]] = deque()  # None: release
         self._gone: list[str] = []  # worker ids to take off the worker list
         self._next_extend = 0.0
@@ -52,6 +53,15 @@ class LeaseKeeper:
         """The leases held by live worker processes now (renewed each third of a lease)."""
         with self._lock:
             self._live = list(leases)
+
+    def renew_now(self, leases: Sequence[Lease]) -> None:
+        """Renew ``leases`` to a full lease from now, at once: a reserve that ended a worker's idle wait leased
+        its jobs for as long as the wait could last, and should its process die, they must come back one
+        lease after they began, not up to a wait later. Done here, not by the worker, so that the worker
+        starts its job without waking a thread."""
+        with self._lock:
+            self._fresh.extend(leases)
+        self._wake.set()
 
     def settle(self, lease: Lease, error: Exception | None) -> None:
         """Settle a dead process's job: its attempt failed with ``error`` (the job's retry policy decides what
@@ -84,6 +94,7 @@ class LeaseKeeper:
             # Read before the cycle: whatever was handed over before ``close`` is then written by this cycle.
             closing = self._closing.is_set()
             try:
+                self._renew_fresh()
                 self._extend_if_due()
                 self._write_all()
                 self._unregister_gone()
@@ -103,6 +114,12 @@ class LeaseKeeper:
             live = self._live
         if live:
             self.backend.extend(live, now=time.time(), lease_s=self.lease_s)
+
+    def _renew_fresh(self) -> None:
+        with self._lock:
+            fresh, self._fresh = self._fresh, []
+        if fresh and not self._closing.is_set():  # lost to an outage, the next regular renewal covers them
+            self.backend.extend(fresh, now=time.time(), lease_s=self.lease_s)
 
     def _write_all(self) -> None:
         while True:

@@ -23,9 +23,11 @@ class WorkerEvents(Protocol):
 
     ``deadline`` is a ``time.monotonic()`` instant (the job's timeout), or ``None`` for no limit. ``sync``
     says the job runs on the main thread (one at a time); async jobs run many at once on the event loop.
+    ``padded`` says the leases run past a full lease from now (``Backend.pads_wait_leases``): the supervisor
+    renews them from now at once, so that if this process dies they come back one lease after they began.
     """
 
-    def reserved(self, leases: Sequence[Lease]) -> None: ...
+    def reserved(self, leases: Sequence[Lease], padded: bool) -> None: ...
     def started(self, lease: Lease, deadline: float | None, sync: bool) -> None: ...
     def finished(self, job_id: str, sync: bool) -> None: ...
     def settled(self, job_ids: Sequence[str]) -> None: ...
@@ -34,7 +36,7 @@ class WorkerEvents(Protocol):
 class NoEvents:
     """The events of a worker that runs without a supervisor: nobody listens."""
 
-    def reserved(self, leases: Sequence[Lease]) -> None: ...
+    def reserved(self, leases: Sequence[Lease], padded: bool) -> None: ...
     def started(self, lease: Lease, deadline: float | None, sync: bool) -> None: ...
     def finished(self, job_id: str, sync: bool) -> None: ...
     def settled(self, job_ids: Sequence[str]) -> None: ...
@@ -80,10 +82,10 @@ class Ledger:
 
     # --- phases ----------------------------------------------------------------------------------------------
 
-    def reserved(self, leases: Sequence[Lease]) -> None:
+    def reserved(self, leases: Sequence[Lease], *, padded: bool = False) -> None:
         with self._lock:
             self._held.update((lease.job_id, lease) for lease in leases)
-        self.events.reserved(leases)
+        self.events.reserved(leases, padded)
 
     def started(self, lease: Lease, deadline: float | None, *, sync: bool) -> bool:
         """Mark ``lease`` running; ``False`` (and the lease dropped) if its lease was lost while it waited."""

@@ -92,15 +92,19 @@ class ChildHandle:
     running_async: dict[str, float | None] = field(default_factory=dict)  # job id -> deadline (monotonic)
     killed_for: str = ""  # "" (died on its own), "timeout" or "shutdown"
     timed_out: set[str] = field(default_factory=set)
+    padded: list[Lease] = field(default_factory=list)  # reported leased past a full lease: to renew at once
     conn_open: bool = True
 
     def apply(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == RESERVED:
-            for serial, fields in message[1]:
+            _, numbered, padded = message
+            for serial, fields in numbered:
                 lease = lease_from_fields(fields)
                 self.held[lease.job_id] = lease
                 self.serials[serial] = lease.job_id
+                if padded:
+                    self.padded.append(lease)
         elif kind == STARTED:
             self.running_async[message[1]] = message[2]
         elif kind == FINISHED:
@@ -228,6 +232,10 @@ class Supervisor:
         else:
             time.sleep(TICK_S)
         self._tick_bytes += sum(self._read(child) for child in self._children.values())
+        for child in self._children.values():
+            if child.padded:
+                self.keeper.renew_now(child.padded)
+                child.padded = []
         now = time.monotonic()
         if now >= self._tick_end:
             self._busy = self._tick_bytes > BUSY_REPORT_BYTES
@@ -289,11 +297,8 @@ class Supervisor:
         if child.killed_for == "timeout":
             if lease.job_id not in child.timed_out:
                 return None  # a bystander of another job's hard timeout
-            grace = self.settings.grace_s
-            error: Exception = JobTimeout(f"still running {grace:g} s after its timeout: its process was killed")
-        else:
-            error = WorkerCrashed(f"worker process {child.process.pid} {cause} while running attempt {lease.attempt}")
-        return error
+            return JobTimeout(f"still running {self.settings.grace_s:g} s after its timeout: its process was killed")
+        return WorkerCrashed(f"worker process {child.process.pid} {cause} while running attempt {lease.attempt}")
 
     def _schedule_restart(self, child: ChildHandle) -> None:
         if self._stopping or (self.settings.child.burst and child.process.exitcode == 0):

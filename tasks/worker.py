@@ -295,10 +295,8 @@ class Worker:
             timeout_s=self._idle_wait(),
         )
         if leases:
-            self._ledger.reserved(leases)
+            self._ledger.reserved(leases, padded=self.backend.pads_wait_leases)
             self._todo.extend(leases)
-            if self.backend.pads_wait_leases:  # leased for as long as the wait could last: see heartbeat.py
-                self._heartbeat.renew_soon(leases)
 
     def _batch_size(self) -> int:
         return max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))

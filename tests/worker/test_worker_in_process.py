@@ -59,8 +59,8 @@ def test_outcomes_reached_during_an_outage_are_written_once_it_ends(
     original = worker._ledger.reserved
     outages = []
 
-    def reserved_then_outage(leases: list[Lease]) -> None:
-        original(leases)
+    def reserved_then_outage(leases: list[Lease], *, padded: bool = False) -> None:
+        original(leases, padded=padded)
         if len(outages) < 3:
             outages.append(leases[0].job_id)
             flaky.failures = 3
