@@ -16,7 +16,7 @@ from tasks.config import mask_url, settings
         ("rediss://default:p4:ss@cache.example.com:6380/1", "rediss://default:***@cache.example.com:6380/1"),
         ("unix://:hunter2@/run/redis.sock", "unix://:***@/run/redis.sock"),
         ("redis://localhost:6379/0", "redis://localhost:6379/0"),
-        ("redis://app@localhost/0", "redis://app@localhost/0"),
+        ("redis://app@localhost/0", "redis://***@localhost/0"),  # old URLs put the password there
         ("memory://t-1", "memory://t-1"),
     ],
 )
