@@ -24,6 +24,8 @@ log = logging.getLogger("tasks.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        move_secret_url_off_command_line()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -41,6 +43,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+#: The spellings of ``--url`` that argparse takes (it accepts any unambiguous prefix of a long option).
+URL_OPTIONS = ("--url", "--ur", "--u")
+
+
+def move_secret_url_off_command_line() -> None:
+    """Run this command again, as this same process, with a ``--url`` that holds a secret moved to ``TASKS_URL``.
+
+    Anyone on the machine can read a process's command line (``ps``, ``/proc/PID/cmdline``); its environment
+    only its own user can. So when the real command line carries a URL that ``mask_url`` would change, the
+    command is exec'd again at once with the URL in ``TASKS_URL`` and without ``--url``: the same pid (a
+    service manager sees nothing), the same meaning (``--url`` wins over ``TASKS_URL``, and the last of
+    several wins), and the password stays visible only for the moment the interpreter takes to get here.
+    """
+    found = split_url_options(sys.argv[1:])
+    if found is None or not sys.executable:
+        return
+    urls, rest = found
+    if all(config.mask_url(url) == url for url in urls):
+        return
+    env = {**os.environ, "TASKS_URL": urls[-1]}
+    os.execve(sys.executable, [sys.executable, "-m", "tasks", *rest], env)
+
+
+def split_url_options(args: Sequence[str]) -> tuple[list[str], list[str]] | None:
+    """The values of the ``--url`` options in ``args``, and ``args`` without them; None when there is none.
+
+    ``--url X`` and ``--url=X`` (and their prefixes) count; nothing after a ``--`` does, as for argparse.
+    """
+    urls: list[str] = []
+    rest: list[str] = []
+    words = iter(args)
+    for word in words:
+        name, equals, value = word.partition("=")
+        if word == "--":
+            rest += [word, *words]
+        elif name in URL_OPTIONS and equals:
+            urls.append(value)
+        elif word in URL_OPTIONS:
+            following = next(words, None)
+            if following is None:
+                return None  # argparse says what is missing
+            urls.append(following)
+        else:
+            rest.append(word)
+    return (urls, rest) if urls else None
 
 
 def build_parser() -> argparse.ArgumentParser:
