@@ -38,12 +38,15 @@ class Attempt:
     traceback: str = ""
 
 
-def decode(lease: Lease, secret: str | None) -> Envelope | Dead:
-    """Check the signature (when this worker has a secret) and parse the payload."""
+def decode(lease: Lease, secret: str | None, *, with_arguments: bool = True) -> Envelope | Dead:
+    """Check the signature (when this worker has a secret) and parse the payload.
+
+    A payload that cannot run is ``Dead`` at once, never retried: no later attempt could decode it better.
+    """
     if secret and not verify(secret, lease.payload, lease.signature):
         return Dead(ErrorInfo("SignatureError", "bad signature: payload not signed with this deployment's secret"))
     try:
-        return decode_envelope(lease.payload, secret)
+        return decode_envelope(lease.payload, secret, with_arguments=with_arguments)
     except SignatureError as exc:
         return Dead(ErrorInfo("SignatureError", str(exc)))
     except PayloadError as exc:
@@ -61,9 +64,9 @@ def resolve(envelope: Envelope) -> JobDefinition | Dead:
     return definition
 
 
-def prepare(lease: Lease, secret: str | None) -> tuple[Envelope, JobDefinition] | Dead:
+def prepare(lease: Lease, secret: str | None, *, with_arguments: bool = True) -> tuple[Envelope, JobDefinition] | Dead:
     """decode then resolve: what to call, or why the job cannot run at all."""
-    envelope = decode(lease, secret)
+    envelope = decode(lease, secret, with_arguments=with_arguments)
     if isinstance(envelope, Dead):
         return envelope
     definition = resolve(envelope)

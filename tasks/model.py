@@ -14,23 +14,48 @@ JobState = Literal["queued", "scheduled", "running", "retrying", "succeeded", "f
 JOB_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "retrying", "succeeded", "failed")
 
 
+#: Longest message, and longest traceback, an error keeps (characters); the rest is cut, with a marker saying
+#: how much: an exception carrying megabytes must not be stored, logged and shown whole.
+ERROR_TEXT_LIMIT = 65_536
+
+
+def cap_text(text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, ending with a marker that says how many were cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters cut]"
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
-    """Why an attempt failed: the exception's type name, message and formatted traceback."""
+    """Why an attempt failed: the exception's type name, message and formatted traceback, each capped at
+    ``ERROR_TEXT_LIMIT`` characters."""
 
     type: str
     message: str
     traceback: str = ""
+
+    def __post_init__(self) -> None:
+        for name, limit in (("type", 200), ("message", ERROR_TEXT_LIMIT), ("traceback", ERROR_TEXT_LIMIT)):
+            value = getattr(self, name)
+            if len(value) > limit:
+                object.__setattr__(self, name, cap_text(value, limit))
 
     def to_json(self) -> str:
         return json.dumps({"type": self.type, "message": self.message, "traceback": self.traceback})
 
     @classmethod
     def from_json(cls, text: str | bytes | None) -> ErrorInfo | None:
+        """The error stored as ``text``; text that is not an error's JSON (written by hand, damaged) is kept as
+        the message of an error of type ``?``, so that reading a job never fails on it."""
         if not text:
             return None
-        data = json.loads(text)
-        return cls(str(data.get("type", "")), str(data.get("message", "")), str(data.get("traceback", "")))
+        try:
+            data = json.loads(text)
+            return cls(str(data.get("type", "")), str(data.get("message", "")), str(data.get("traceback", "")))
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            raw = text if isinstance(text, str) else text.decode("utf-8", "replace")
+            return cls("?", raw)
 
 
 class NewJob(NamedTuple):

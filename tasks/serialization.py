@@ -92,21 +92,33 @@ class DillSerializer:
         return f"{sign(self._secret, blob)}.{blob}"
 
     def loads(self, text: str) -> Any:
+        """The value of signed ``text``: ``SignatureError`` unless it verifies, ``PayloadError`` if it then does
+        not load (a class the process cannot import, a damaged blob)."""
         import dill
 
         signature, _, blob = text.partition(".")
         if not verify(self._secret, blob, signature):
             raise SignatureError("bad signature")
-        return dill.loads(base64.b64decode(blob))
+        try:
+            return dill.loads(base64.b64decode(blob))
+        except Exception as exc:  # unpickling raises anything: the blob is signed by us, but may be stale
+            raise PayloadError(f"dill data does not load: {type(exc).__name__}: {exc}") from exc
 
 
 def sign(secret: str, text: str) -> str:
-    """Hex HMAC-SHA256 of ``text`` (UTF-8) under ``secret``."""
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    """Hex HMAC-SHA256 of ``text`` under ``secret``, both as their UTF-8 bytes.
+
+    Text read from the datastore may hold bytes that are not UTF-8 (kept as surrogate escapes): they are signed
+    as the very bytes stored.
+    """
+    return hmac.new(secret.encode(), text.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, text: str, signature: str) -> bool:
-    """Constant-time check that ``signature`` is ``sign(secret, text)``."""
+def verify(secret: str, text: str, signature: object) -> bool:
+    """Constant-time check that ``signature`` is ``sign(secret, text)``; anything but an ASCII string (a
+    damaged or forged record) simply does not verify."""
+    if not isinstance(signature, str) or not signature.isascii():
+        return False
     return hmac.compare_digest(sign(secret, text), signature)
 
 
@@ -238,47 +250,96 @@ def encode_envelope(envelope: Envelope, serializer: Serializer) -> str:
     )
 
 
-def decode_envelope(payload: str, secret: str | None) -> Envelope:
-    """Parse a payload; raises ``PayloadError`` (malformed) or ``SignatureError`` (dill data not signed by us)."""
+def decode_envelope(payload: str, secret: str | None, *, with_arguments: bool = True) -> Envelope:
+    """Parse and check a payload; raises ``PayloadError`` (malformed) or ``SignatureError`` (dill data not signed
+    by us). Every field is checked here, so that a payload written by hand or damaged fails as a whole, with a
+    message naming the field, before the job is run; nothing downstream meets a NaN or a wrong type.
+
+    ``with_arguments=False`` leaves the arguments undecoded (empty): for a process that needs only the job's
+    name and options (the supervisor settling a dead process's job), and must not load dill data.
+    """
     try:
         body = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise PayloadError("payload is not a JSON object")
     if body.get("v") != PROTOCOL_VERSION:
-        raise PayloadError(f"unsupported protocol version {body.get('v')!r} (this worker speaks {PROTOCOL_VERSION})")
-    try:
-        args, kwargs = _decode_arguments(body, secret)
-        timeout = body.get("timeout")
-        run_at = body.get("run_at")
-        return Envelope(
-            id=str(body["id"]),
-            name=str(body["name"]),
-            queue=str(body["queue"]),
-            args=tuple(args),
-            kwargs=dict(kwargs),
-            serializer=str(body.get("serializer", "json")),
-            max_attempts=int(body.get("max_attempts", 1)),
-            timeout_s=None if timeout is None else float(timeout),
-            result_ttl_s=float(body.get("result_ttl", 86400)),
-            enqueued_at=float(body.get("enqueued_at", 0.0)),
-            run_at=None if run_at is None else float(run_at),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PayloadError(f"payload field missing or malformed: {exc!r}") from exc
+        version = _show(body.get("v"))
+        raise PayloadError(f"unsupported protocol version {version} (this worker speaks {PROTOCOL_VERSION})")
+    for key in ("id", "name", "queue"):
+        if not isinstance(body.get(key), str):
+            raise PayloadError(f"field {key} is {_show(body.get(key))}, not a string")
+    serializer = body.get("serializer", "json")
+    if serializer not in ("json", "dill"):
+        raise PayloadError(f"field serializer is {_show(serializer)}, not 'json' or 'dill'")
+    args, kwargs = _decode_arguments(body, secret) if with_arguments else ([], {})
+    return Envelope(
+        id=body["id"],
+        name=body["name"],
+        queue=body["queue"],
+        args=tuple(args),
+        kwargs=kwargs,
+        serializer=serializer,
+        max_attempts=_count(body, "max_attempts", 1),
+        timeout_s=_seconds(body, "timeout", None, optional=True) or None,
+        result_ttl_s=_seconds(body, "result_ttl", 86400.0, optional=False) or 0.0,
+        enqueued_at=_time(body, "enqueued_at", 0.0, optional=False) or 0.0,
+        run_at=_time(body, "run_at", None, optional=True),
+    )
+
+
+def _count(body: dict[str, Any], key: str, default: int) -> int:
+    """An integer field >= 1 (``3`` or ``3.0``)."""
+    value = body.get(key, default)
+    if type(value) is int and value >= 1:
+        return value
+    if type(value) is float and value.is_integer() and value >= 1:
+        return int(value)
+    raise PayloadError(f"field {key} is {_show(value)}, not an integer >= 1")
+
+
+def _seconds(body: dict[str, Any], key: str, default: float | None, *, optional: bool) -> float | None:
+    """A duration field: a finite number of seconds >= 0 (or null where ``optional``)."""
+    value: Any = body.get(key, default)
+    if value is None and optional:
+        return None
+    if type(value) in (int, float) and value >= 0 and math.isfinite(value):
+        return float(value)
+    raise PayloadError(f"field {key} is {_show(value)}, not a finite number of seconds >= 0")
+
+
+def _time(body: dict[str, Any], key: str, default: float | None, *, optional: bool) -> float | None:
+    """An instant field: finite epoch seconds (or null where ``optional``)."""
+    value: Any = body.get(key, default)
+    if value is None and optional:
+        return None
+    if type(value) in (int, float) and math.isfinite(value):
+        return float(value)
+    raise PayloadError(f"field {key} is {_show(value)}, not a finite number of epoch seconds")
+
+
+def _show(value: Any) -> str:
+    """A short, printable rendering of a field's value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _decode_arguments(body: dict[str, Any], secret: str | None) -> tuple[list[Any], dict[str, Any]]:
-    serializer_name = body.get("serializer", "json")
-    if serializer_name == "json":
+    if body.get("serializer", "json") == "json":
         args, kwargs = body.get("args", []), body.get("kwargs", {})
-    elif serializer_name == "dill":
+    else:
         if not secret:
             raise SignatureError("bad signature: dill payload but this worker has no secret (set TASKS_SECRET)")
-        args, kwargs = DillSerializer(secret).loads(str(body["data"]))
-    else:
-        raise PayloadError(f"unknown serializer {serializer_name!r}")
-    if not isinstance(args, list) or not isinstance(kwargs, dict):
-        raise PayloadError("args must be a list and kwargs an object")
+        data = body.get("data")
+        if not isinstance(data, str):
+            raise PayloadError(f"field data is {_show(data)}, not a string")
+        try:
+            args, kwargs = DillSerializer(secret).loads(data)
+        except (TypeError, ValueError) as exc:  # not a pair
+            raise PayloadError(f"dill data is not [args, kwargs]: {exc}") from exc
+    if not isinstance(args, list):
+        raise PayloadError(f"field args is {_show(args)}, not an array")
+    if not isinstance(kwargs, dict):
+        raise PayloadError(f"field kwargs is {_show(kwargs)}, not an object")
     return args, kwargs

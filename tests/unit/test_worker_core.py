@@ -76,9 +76,9 @@ def test_an_unknown_job_lands_in_the_failed_set_and_the_worker_goes_on(app: str)
         ("{this is not json", "payload is not JSON"),
         ("[1, 2, 3]", "not a JSON object"),
         (envelope(v=99), "unsupported protocol version 99"),
-        (json.dumps({"v": 1, "queue": "default", "args": [], "kwargs": {}}), "field missing or malformed"),
-        (envelope(serializer="yaml"), "unknown serializer 'yaml'"),
-        (envelope(args={"a": 1}), "args must be a list"),
+        (json.dumps({"v": 1, "queue": "default", "args": [], "kwargs": {}}), "field id is None, not a string"),
+        (envelope(serializer="yaml"), "field serializer is 'yaml', not 'json' or 'dill'"),
+        (envelope(args={"a": 1}), "field args is {'a': 1}, not an array"),
     ],
     ids=["not-json", "not-an-object", "future-version", "fields-missing", "unknown-serializer", "bad-args"],
 )

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,9 +22,13 @@ from .keys import Keys, QueueKeys
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
 
+#: How replies are decoded: bytes that are not UTF-8 become surrogate escapes (and are encoded back the same way).
+TOLERANT = "surrogateescape"
 #: Jobs per enqueue script call: a bulk dispatch goes out in one round trip but as several calls, so that
 #: Redis serves other clients between them instead of running one script for the whole batch.
 ENQUEUE_CHUNK = 1000
+
+log = logging.getLogger("tasks.worker")
 
 _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
@@ -46,12 +51,17 @@ class RedisBackend(Backend):
         self.description = description
         self._known_queues: set[str] = set()
         self._queue_keys: dict[str, QueueKeys] = {}
+        self._damage_reported: dict[str, float] = {}
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "tasks") -> RedisBackend:
-        from ...config import mask_url
+        """A backend on the server ``url`` names; replies that are not UTF-8 (a damaged record) are read as
+        surrogate escapes and written back as the same bytes, so no read fails on them."""
+        from ...config import mask_url, normalize_url
 
-        client = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        client = redis.Redis.from_url(
+            normalize_url(url), decode_responses=True, encoding_errors=TOLERANT, health_check_interval=30
+        )
         return cls(client, prefix=prefix, description=mask_url(url))
 
     @classmethod
@@ -63,8 +73,10 @@ class RedisBackend(Backend):
             raise ConfigurationError("memory:// needs fakeredis with Lua: pip install 'tasks[testing]'") from exc
         with _memory_lock:
             server = _memory_servers.setdefault(url, fakeredis.FakeServer())
-        client = fakeredis.FakeRedis(server=server, decode_responses=True)
-        return cls(client, prefix=prefix, description=f"{url} (fakeredis, this process only)", fake=True)
+        from ...config import mask_url
+
+        client = fakeredis.FakeRedis(server=server, decode_responses=True, encoding_errors=TOLERANT)
+        return cls(client, prefix=prefix, description=f"{mask_url(url)} (fakeredis, this process only)", fake=True)
 
     def queue_keys(self, queue: str) -> QueueKeys:
         """The keys of ``queue``, built once per queue name (the hot paths ask for them on every call)."""
@@ -247,6 +259,9 @@ class RedisBackend(Backend):
         return bool(self._run("release", keys, [lease.job_id, lease.token]))
 
     def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
+        """Also reports, at most once a minute per queue, a queue one of whose keys holds the wrong type (written
+        by hand, say): the scripts leave such a queue untouched, and the other queues go on."""
+
         def build(pipe: Any) -> None:
             for queue in queues:
                 qk = self.keys.queue(queue)
@@ -254,6 +269,16 @@ class RedisBackend(Backend):
                 self.scripts.queue(pipe, "requeue_expired", keys, [qk.job_prefix, now, limit])
 
         replies = self._pipeline(build)
+        for queue, reply in zip(queues, replies):
+            if int(reply[2]) and self._damage_reported.get(queue, 0.0) < now - 60:
+                self._damage_reported[queue] = now
+                qk = self.keys.queue(queue)
+                log.error(
+                    "queue %s is damaged: one of its keys (%s) holds the wrong type; no worker takes its jobs until "
+                    "it is repaired",
+                    queue,
+                    ", ".join((qk.ready, qk.scheduled, qk.leases, qk.wake, qk.failed)),
+                )
         return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies)
 
     # --- inspecting and managing -----------------------------------------------------------------------------
@@ -265,7 +290,7 @@ class RedisBackend(Backend):
             )
         if state is None:
             return None
-        return JobStatus(cast(JobState, state), int(attempts or 0), result, ErrorInfo.from_json(error), payload)
+        return JobStatus(cast(JobState, state), _count(attempts), result, ErrorInfo.from_json(error), payload)
 
     def queue_stats(self, queue: str) -> QueueStats:
         qk = self.keys.queue(queue)
@@ -290,7 +315,7 @@ class RedisBackend(Backend):
                 pipe.hmget(qk.job(job_id), ["payload", "attempts", "error"])
             rows = pipe.execute()
         return [
-            FailedJob(job_id, queue, payload or "", int(attempts or 0), ErrorInfo.from_json(error), failed_at)
+            FailedJob(job_id, queue, payload or "", _count(attempts), ErrorInfo.from_json(error), failed_at)
             for (job_id, failed_at), (payload, attempts, error) in zip(entries, rows)
         ]
 
@@ -340,7 +365,7 @@ class RedisBackend(Backend):
         with self._errors():
             ids = self.client.zrangebyscore(self.keys.workers, now, "+inf")
             blobs = self.client.mget([self.keys.worker(i) for i in ids]) if ids else []
-        return [WorkerInfo.from_json(blob) for blob in blobs if blob]
+        return [info for info in map(_worker_info, blobs) if info is not None]
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -406,3 +431,18 @@ class RedisBackend(Backend):
 
     def _unavailable(self, exc: Exception) -> BackendUnavailable:
         return BackendUnavailable(f"cannot reach {self.description}: {exc}")
+
+
+def _count(text: str | None) -> int:
+    """A counter field as stored; one damaged by hand reads as 0 rather than failing the read."""
+    return int(text) if text and text.isascii() and text.isdigit() else 0
+
+
+def _worker_info(blob: str | None) -> WorkerInfo | None:
+    """A worker's announcement, or ``None`` for one missing or damaged (a listing shows the others)."""
+    if not blob:
+        return None
+    try:
+        return WorkerInfo.from_json(blob)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

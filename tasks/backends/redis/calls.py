@@ -7,6 +7,7 @@ do no I/O. Numbers go as text, as ``repr`` writes them (what redis-py would send
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,8 +16,12 @@ from ...model import Lease, NewJob, reserved_lease
 from .keys import QueueKeys
 from .scripts import Scripts
 
+log = logging.getLogger("tasks.worker")
+
 #: Due scheduled jobs moved to ready per queue and reserve call; the rest follow on the next call.
 PROMOTE_LIMIT = 200
+#: Longest a result is kept (100 years, in ms): longer asks overflow Redis's expiry (``PEXPIRE`` then fails).
+MAX_RESULT_TTL_MS = 100 * 365 * 86_400_000
 #: Encodes the jobs of one enqueue or complete call into the script's one JSON argument.
 _PACK = json.JSONEncoder(separators=(",", ":"))
 
@@ -44,21 +49,38 @@ def reserve(
     """The ``reserve`` call over ``queues`` (strict priority order), with a fresh token base."""
     keys: list[str] = []
     for qk in queues:
-        keys += [qk.ready, qk.scheduled, qk.leases, qk.wake]
+        keys += [qk.ready, qk.scheduled, qk.leases, qk.wake, qk.failed]
     prefixes = [qk.job_prefix for qk in queues]
     args = [now, now + lease_s, count, worker_id, secrets.token_hex(8) + ":", PROMOTE_LIMIT, *prefixes]
     return scripts.command("reserve", keys, args)
 
 
 def parse_reserve(queues: Sequence[str], text: str, now: float) -> list[Lease]:
-    """The leases of a ``reserve`` reply: one JSON array, 8 values per job ('' when none was taken)."""
+    """The leases of a ``reserve`` reply: one JSON array, 8 values per job ('' when none was taken).
+
+    The script sends only records it checked; should one still not convert, it is logged and left to its
+    lease (it comes back, attempt counted), and the rest of the batch is taken.
+    """
     if not text:
         return []
     reply = json.loads(text)
-    return [
-        reserved_lease(queues[int(reply[i]) - 1], *reply[i + 1 : i + 8], started_at=now)
-        for i in range(0, len(reply), 8)
-    ]
+    try:
+        return [
+            reserved_lease(queues[int(reply[i]) - 1], *reply[i + 1 : i + 8], started_at=now)
+            for i in range(0, len(reply), 8)
+        ]
+    except (TypeError, ValueError, IndexError):
+        return _parse_one_by_one(queues, reply, now)
+
+
+def _parse_one_by_one(queues: Sequence[str], reply: list[Any], now: float) -> list[Lease]:
+    leases = []
+    for i in range(0, len(reply), 8):
+        try:
+            leases.append(reserved_lease(queues[int(reply[i]) - 1], *reply[i + 1 : i + 8], started_at=now))
+        except (TypeError, ValueError, IndexError) as exc:
+            log.error("a reserved record does not convert (%s): left to its lease: %r", exc, reply[i : i + 8][:3])
+    return leases
 
 
 def complete(
@@ -78,11 +100,17 @@ def complete(
             end += 1
         qk = keys_of(queue)
         packed = _PACK.encode(
-            [
-                [lease.job_id, lease.token, result, str(max(1, int(ttl * 1000)))]
-                for lease, result, ttl in items[start:end]
-            ]
+            [[lease.job_id, lease.token, result, _ttl_ms(ttl)] for lease, result, ttl in items[start:end]]
         )
         commands.append(scripts.command("complete", [qk.leases], [now, qk.job_prefix, packed]))
         start = end
     return commands
+
+
+def _ttl_ms(ttl_s: float) -> str:
+    """A result TTL as ``PEXPIRE`` takes it: whole milliseconds from 1 to ``MAX_RESULT_TTL_MS`` (NaN, which says
+    nothing, keeps the result longest: a result is never lost to a bad number)."""
+    ms = ttl_s * 1000
+    if 1 <= ms <= MAX_RESULT_TTL_MS:
+        return str(int(ms))
+    return "1" if ms < 1 else str(MAX_RESULT_TTL_MS)

@@ -39,7 +39,7 @@ def pack(command: Sequence[Arg]) -> bytes:
     parts = [b"*%d\r\n" % len(command)]
     for arg in command:
         if isinstance(arg, str):
-            data = arg.encode()
+            data = arg.encode("utf-8", "surrogateescape")  # the bytes a tolerant read decoded, as they were
         elif isinstance(arg, bytes):
             data = arg
         elif isinstance(arg, float):

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from ... import records
 from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo, reserved_lease
 from ..base import Backend
 from . import sql
@@ -160,11 +161,22 @@ class SQLiteBackend(Backend):
     def _lease(
         self, conn: sqlite3.Connection, queue: str, *, worker_id: str, now: float, lease_s: float, limit: int
     ) -> list[Lease]:
+        """Lease up to ``limit`` jobs of ``queue``; a record that cannot be run goes to the failed set instead."""
         params = self._p(
             queue, token_base=secrets.token_hex(8) + ":", expiry=now + lease_s, worker=worker_id, now=now, limit=limit
         )
-        rows = sorted(conn.execute(sql.RESERVE, params).fetchall())
-        return [reserved_lease(queue, *row[1:], started_at=now) for row in rows]
+        leases = []
+        for rowid, _, job_id, payload, attempts, max_attempts, enqueued_at, token, signature in sorted(
+            conn.execute(sql.RESERVE, params).fetchall(), key=_queue_order
+        ):
+            why = records.problem(job_id, payload, max_attempts, attempts, enqueued_at, signature)
+            if why is None:
+                args = (job_id, payload, attempts, max_attempts, enqueued_at, token, signature)
+                leases.append(reserved_lease(queue, *args, started_at=now))
+            else:
+                error = ErrorInfo(records.MALFORMED, why).to_json()
+                conn.execute(sql.BURY, {"rowid": rowid, "now": now, "error": error})
+        return leases
 
     def wait_for_jobs(self, queues: Sequence[str], *, timeout_s: float) -> None:
         """Poll until a job is ready in ``queues``, or a scheduled one falls due, or ``timeout_s`` passes.
@@ -268,7 +280,7 @@ class SQLiteBackend(Backend):
                 for rowid, attempts, max_attempts in conn.execute(
                     sql.EXPIRED_LEASES, self._p(queue, now=now, limit=limit)
                 ).fetchall():
-                    if attempts >= max_attempts:
+                    if not (type(attempts) is int and type(max_attempts) is int) or attempts >= max_attempts:
                         conn.execute(sql.BURY, {"rowid": rowid, "now": now, "error": _lost(attempts, max_attempts)})
                         failed += 1
                     else:
@@ -291,7 +303,7 @@ class SQLiteBackend(Backend):
         if row is None:
             return None
         state, attempts, result, error, payload = row
-        return JobStatus(cast(JobState, state), int(attempts), result, ErrorInfo.from_json(error), payload)
+        return JobStatus(cast(JobState, state), _count(attempts), result, ErrorInfo.from_json(error), payload)
 
     def queue_stats(self, queue: str) -> QueueStats:
         with self.db.read() as conn:
@@ -308,7 +320,7 @@ class SQLiteBackend(Backend):
         with self.db.read() as conn:
             rows = conn.execute(sql.FAILED, self._p(queue, limit=limit)).fetchall()
         return [
-            FailedJob(job_id, queue, payload, int(attempts), ErrorInfo.from_json(error), float(failed_at))
+            FailedJob(str(job_id), queue, str(payload), _count(attempts), ErrorInfo.from_json(error), float(failed_at))
             for job_id, payload, attempts, error, failed_at in rows
         ]
 
@@ -358,7 +370,13 @@ class SQLiteBackend(Backend):
     def workers(self, *, now: float) -> list[WorkerInfo]:
         with self.db.read() as conn:
             rows = conn.execute(sql.LIVE_WORKERS, {"ns": self.ns, "now": now}).fetchall()
-        return [WorkerInfo.from_json(info) for (info,) in rows]
+        found = []
+        for (info,) in rows:
+            try:
+                found.append(WorkerInfo.from_json(info))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue  # a damaged announcement: the listing shows the others
+        return found
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -370,7 +388,26 @@ class SQLiteBackend(Backend):
         self.db.close()
 
 
-def _lost(attempts: int, max_attempts: int) -> str:
-    """The error of a job buried because its worker kept vanishing (the text Redis's script writes)."""
+def _lost(attempts: object, max_attempts: object) -> str:
+    """The error of a job buried because its worker kept vanishing, or because its counters are damaged (the
+    texts Redis's script writes)."""
+    if type(attempts) is not int:
+        return ErrorInfo(
+            records.MALFORMED, f"field attempts is {records.show(attempts)}, not an integer >= 0"
+        ).to_json()
+    if type(max_attempts) is not int:
+        message = f"field max_attempts is {records.show(max_attempts)}, not an integer >= 1"
+        return ErrorInfo(records.MALFORMED, message).to_json()
     message = f"worker lost (lease expired) on attempt {attempts} of {max_attempts}"
     return ErrorInfo("LeaseExpired", message).to_json()
+
+
+def _queue_order(row: tuple[Any, ...]) -> tuple[bool, float]:
+    """Rows by their position in the queue (``seq``); a damaged position sorts first, to be checked and failed."""
+    seq = row[1]
+    return (True, float(seq)) if type(seq) in (int, float) else (False, 0.0)
+
+
+def _count(value: object) -> int:
+    """A counter as stored; one damaged by hand reads as 0 rather than failing the read."""
+    return value if type(value) is int else 0

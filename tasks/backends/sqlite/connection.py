@@ -47,6 +47,12 @@ def path_from_url(url: str) -> Path:
     return Path(rest[1:]).expanduser().resolve()
 
 
+def _tolerant_text(data: bytes) -> str:
+    """TEXT as ``str``; bytes that are not UTF-8 (a record damaged by hand) become surrogate escapes instead of
+    failing the whole query. The reserve then sends such a record to the failed set (``records.problem``)."""
+    return str(data, "utf-8", "surrogateescape")
+
+
 def enable_wal(conn: sqlite3.Connection, *, deadline: float) -> None:
     """Put the file in WAL mode (it stays so), retrying while other processes hold it.
 
@@ -105,6 +111,7 @@ class Connections:
                 isolation_level=None,
                 check_same_thread=False,
             )
+            conn.text_factory = _tolerant_text
             try:
                 enable_wal(conn, deadline=time.monotonic() + self.busy_timeout_s)
                 conn.execute("PRAGMA synchronous = NORMAL")

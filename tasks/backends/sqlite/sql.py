@@ -32,13 +32,16 @@ ORDER BY run_at, rowid LIMIT :limit
 PROMOTE = "UPDATE jobs SET state = 'queued', seq = :seq, run_at = NULL WHERE rowid = :rowid"
 
 #: Lease the first ``:limit`` ready jobs: count the attempt, write a fresh token (unique per call and job).
+#: A counter that is not an integer (a damaged record) is left as it is, for the check that follows in the
+#: same transaction (``records.problem``) to name; that record then goes to the failed set by ``BURY``.
 RESERVE = """
-UPDATE jobs SET state = 'running', attempts = attempts + 1, token = :token_base || id,
-    lease_expires_at = :expiry, worker = :worker, started_at = :now
+UPDATE jobs SET state = 'running',
+    attempts = CASE WHEN typeof(attempts) = 'integer' AND attempts >= 0 THEN attempts + 1 ELSE attempts END,
+    token = :token_base || rowid, lease_expires_at = :expiry, worker = :worker, started_at = :now
 WHERE rowid IN (
     SELECT rowid FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' ORDER BY seq LIMIT :limit
 )
-RETURNING seq, id, payload, attempts, max_attempts, enqueued_at, token, signature
+RETURNING rowid, seq, id, payload, attempts, max_attempts, enqueued_at, token, signature
 """
 
 EXTEND = """
@@ -68,9 +71,11 @@ UPDATE jobs SET state = 'failed', error = :error, finished_at = :now, failed_at 
 WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
 """
 
-#: Back to the head of the queue with the attempt given back: the job never ran.
+#: Back to the head of the queue with the attempt given back: the job never ran. A counter damaged since the
+#: reserve is reset to 0 (as Redis's script does) rather than turned into a negative number.
 RELEASE = """
-UPDATE jobs SET state = 'queued', seq = :seq, attempts = attempts - 1, token = NULL, lease_expires_at = NULL
+UPDATE jobs SET state = 'queued', seq = :seq, token = NULL, lease_expires_at = NULL,
+    attempts = CASE WHEN typeof(attempts) = 'integer' AND attempts > 0 THEN attempts - 1 ELSE 0 END
 WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
 """
 

@@ -1,4 +1,5 @@
 -- complete: running -> succeeded for each job whose lease token still matches; keep the result for its TTL.
+-- Every job's arguments are checked before the first write, so a bad batch changes nothing.
 --
 -- KEYS[1]  leases  ZSET  job id -> lease expiry
 -- ARGV[1]  now     epoch seconds
@@ -8,8 +9,15 @@
 -- Returns: a string with one character per job: '1' done, '0' stale token (the write is refused).
 
 local now, prefix = ARGV[1], ARGV[2]
+local jobs = cjson.decode(ARGV[3])
+for i, job in ipairs(jobs) do
+  if type(job[1]) ~= 'string' or type(job[2]) ~= 'string' or type(job[3]) ~= 'string'
+      or type(job[4]) ~= 'string' or not job[4]:find('^%d+$') or #job[4] > 15 or job[4] == '0' then
+    return redis.error_reply('complete: job ' .. i .. ' of the batch is malformed (id, token, result, ttl_ms > 0)')
+  end
+end
 local out = {}
-for i, job in ipairs(cjson.decode(ARGV[3])) do
+for i, job in ipairs(jobs) do
   local id, key = job[1], prefix .. job[1]
   if redis.call('HGET', key, 'token') == job[2] then
     redis.call('ZREM', KEYS[1], id)

@@ -8,11 +8,22 @@
 -- ARGV[2]  job hash key prefix of the queue (its keys carry the queue's hash tag: the same slot as KEYS)
 -- ARGV[3]  jobs       JSON array with one array of six strings per job:
 --                     id, payload, max_attempts, enqueued_at, run_at ('' = now), signature
--- Returns: a string with one character per job: '1' stored, '0' its id already exists.
+-- Returns: a string with one character per job: '1' stored, '0' its id already exists; an error, with nothing
+--          stored, when a run_at is not a number (the producer checked the rest).
 
 local now, prefix = tonumber(ARGV[1]), ARGV[2]
+local jobs = cjson.decode(ARGV[3])
+for i, job in ipairs(jobs) do
+  local run_at = job[5]
+  if run_at ~= '' then
+    local due = tonumber(run_at)
+    if not (due and due == due and due > -math.huge and due < math.huge) then
+      return redis.error_reply('enqueue_packed: job ' .. i .. ': run_at must be a finite number')
+    end
+  end
+end
 local out, ready = {}, {}
-for i, job in ipairs(cjson.decode(ARGV[3])) do
+for i, job in ipairs(jobs) do
   local id, run_at = job[1], job[5]
   local key = prefix .. id
   if redis.call('EXISTS', key) == 1 then

@@ -7,11 +7,13 @@
 -- ARGV[1]  id, ARGV[2] token
 -- Returns: 1, or 0 when the token is stale.
 
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
+local job = redis.call('HMGET', KEYS[1], 'token', 'attempts')
+if job[1] ~= ARGV[2] then return 0 end
+-- the attempt given back; counters damaged since the reserve are reset rather than failing midway
+local attempts = job[2] and job[2]:find('^%d+$') and #job[2] <= 15 and tonumber(job[2]) or 1
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], 'token')
-redis.call('HINCRBY', KEYS[1], 'attempts', -1)
-redis.call('HSET', KEYS[1], 'state', 'queued')
+redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', math.max(attempts - 1, 0))
 redis.call('LPUSH', KEYS[3], ARGV[1])
 if redis.call('LLEN', KEYS[4]) == 0 then redis.call('LPUSH', KEYS[4], 1) end
 return 1

@@ -1,9 +1,13 @@
 -- reserve: promote due jobs, then lease up to `count` ready jobs, queues in strict priority order.
+-- Every record is checked before anything is written to it. One that cannot be run (see `problem`) goes to the
+-- failed set with a MalformedJob error naming the field instead of being leased, and the reserve goes on; a
+-- queue one of whose keys holds the wrong type is skipped whole, untouched (maintenance reports it).
 --
--- KEYS[4q-3]  ready      LIST   of queue q (q = 1..n, in priority order)
--- KEYS[4q-2]  scheduled  ZSET   job id -> run_at
--- KEYS[4q-1]  leases     ZSET   job id -> lease expiry
--- KEYS[4q]    wake       LIST   wake-up tokens
+-- KEYS[5q-4]  ready      LIST   of queue q (q = 1..n, in priority order)
+-- KEYS[5q-3]  scheduled  ZSET   job id -> run_at
+-- KEYS[5q-2]  leases     ZSET   job id -> lease expiry
+-- KEYS[5q-1]  wake       LIST   wake-up tokens
+-- KEYS[5q]    failed     ZSET   job id -> failed_at
 -- ARGV[1]  now            epoch seconds
 -- ARGV[2]  expiry         lease expiry (now + lease)
 -- ARGV[3]  count          how many jobs to take at most
@@ -13,43 +17,99 @@
 -- ARGV[6+q]               job hash key prefix of queue q
 -- Returns: one JSON array (decoded in C by the client, where a RESP array of 8 values per job is parsed
 --          in Python) of 8 values per job taken: q, id, payload, attempt, max_attempts, enqueued_at, token,
---          signature; '' when no job was taken.
+--          signature; '' when no job was taken. Every string in it is valid UTF-8.
 -- Keeps the invariant "ready non-empty => wake non-empty" so one woken worker wakes the next.
 
 local now, expiry, want = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local worker, token_base, promote_limit = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local out, taken = {}, 0
-for q = 1, #KEYS / 4 do
-  local ready, scheduled, leases, wake = KEYS[4 * q - 3], KEYS[4 * q - 2], KEYS[4 * q - 1], KEYS[4 * q]
-  local prefix = ARGV[6 + q]
-  local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, promote_limit)
-  for _, id in ipairs(due) do
-    redis.call('ZREM', scheduled, id)
-    redis.call('RPUSH', ready, id)
-    redis.call('HSET', prefix .. id, 'state', 'queued')
+
+-- Valid UTF-8: ASCII at once; else each well-formed sequence is replaced by one ASCII byte (never joining
+-- its neighbours), and any byte >= 128 left over is malformed.
+local function utf8(s)
+  if not s:find('[\128-\255]') then return true end
+  for _, seq in ipairs({'[\194-\223][\128-\191]', '\224[\160-\191][\128-\191]', '[\225-\236\238\239][\128-\191][\128-\191]',
+      '\237[\128-\159][\128-\191]', '\240[\144-\191][\128-\191][\128-\191]',
+      '[\241-\243][\128-\191][\128-\191][\128-\191]', '\244[\128-\143][\128-\191][\128-\191]'}) do
+    s = s:gsub(seq, '.')
   end
-  while taken < want do
-    local ids = redis.call('LPOP', ready, want - taken)
-    if not ids then break end
-    for _, id in ipairs(ids) do
-      local key = prefix .. id
-      local job = redis.call('HMGET', key, 'payload', 'max_attempts', 'enqueued_at', 'sig')
-      if job[1] then -- a job deleted while queued (clear, purge) is skipped
-        taken = taken + 1
-        local token = token_base .. taken
-        local attempt = redis.call('HINCRBY', key, 'attempts', 1)
-        redis.call('HSET', key, 'state', 'running', 'token', token, 'started_at', ARGV[1], 'worker', worker)
-        redis.call('ZADD', leases, expiry, id)
-        for _, v in ipairs({q, id, job[1], attempt, job[2] or '1', job[3] or '0', token, job[4] or ''}) do
-          out[#out + 1] = v
+  return not s:find('[\128-\255]')
+end
+
+-- A finite decimal number, as both Lua and Python read it (no hex, no inf, no nan).
+local function number(v)
+  local n = tonumber(v)
+  return n ~= nil and n == n and n > -math.huge and n < math.huge and v:find('^%s*%-?%d*%.?%d*[eE]?[%+%-]?%d*%s*$') ~= nil
+end
+
+local function count(v, least)
+  return v:find('^%d+$') ~= nil and #v <= 15 and tonumber(v) >= least
+end
+
+local function show(v)
+  return "'" .. (v:sub(1, 40):gsub('[^\32-\126]', '?')) .. "'"
+end
+
+-- Why the record (its id and HMGET payload, max_attempts, enqueued_at, sig, attempts) cannot be run, or nil.
+local function problem(id, job)
+  if not job[1] then return 'no payload: the job hash of this id is missing or incomplete' end
+  if not utf8(id) then return 'the job id is not valid UTF-8' end
+  if not utf8(job[1]) then return 'field payload is not valid UTF-8' end
+  if job[2] and not count(job[2], 1) then return 'field max_attempts is ' .. show(job[2]) .. ', not an integer >= 1' end
+  if job[5] and not count(job[5], 0) then return 'field attempts is ' .. show(job[5]) .. ', not an integer >= 0' end
+  if job[3] and not number(job[3]) then return 'field enqueued_at is ' .. show(job[3]) .. ', not a number' end
+  if job[4] and not job[4]:find('^%x*$') then return 'field sig is ' .. show(job[4]) .. ', not hexadecimal' end
+  return nil
+end
+
+local function usable(keys)
+  for key, kind in pairs(keys) do
+    local found = redis.call('TYPE', key)['ok']
+    if found ~= 'none' and found ~= kind then return false end
+  end
+  return true
+end
+
+local out, taken = {}, 0
+for q = 1, #KEYS / 5 do
+  local ready, scheduled, leases, wake, failed = KEYS[5 * q - 4], KEYS[5 * q - 3], KEYS[5 * q - 2], KEYS[5 * q - 1], KEYS[5 * q]
+  local prefix = ARGV[6 + q]
+  if usable({[ready] = 'list', [scheduled] = 'zset', [leases] = 'zset', [wake] = 'list', [failed] = 'zset'}) then
+    local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, promote_limit)
+    for _, id in ipairs(due) do
+      redis.call('ZREM', scheduled, id)
+      redis.call('RPUSH', ready, id)
+      redis.call('HSET', prefix .. id, 'state', 'queued')
+    end
+    while taken < want do
+      local ids = redis.call('LPOP', ready, want - taken)
+      if not ids then break end
+      for _, id in ipairs(ids) do
+        local key = prefix .. id
+        local job = redis.call('HMGET', key, 'payload', 'max_attempts', 'enqueued_at', 'sig', 'attempts')
+        local why = problem(id, job)
+        if why then
+          local err = cjson.encode({type = 'MalformedJob', message = why, traceback = ''})
+          redis.call('HDEL', key, 'token')
+          redis.call('HSET', key, 'state', 'failed', 'error', err, 'finished_at', ARGV[1])
+          redis.call('ZADD', failed, ARGV[1], id)
+        else
+          taken = taken + 1
+          local token = token_base .. taken
+          local attempt = tonumber(job[5] or '0') + 1
+          redis.call('HSET', key, 'attempts', attempt, 'state', 'running', 'token', token, 'started_at', ARGV[1],
+            'worker', worker)
+          redis.call('ZADD', leases, expiry, id)
+          for _, v in ipairs({q, id, job[1], attempt, job[2] or '1', job[3] or '0', token, job[4] or ''}) do
+            out[#out + 1] = v
+          end
         end
       end
     end
-  end
-  if redis.call('LLEN', ready) > 0 then
-    if redis.call('LLEN', wake) == 0 then redis.call('LPUSH', wake, 1) end
-  else
-    redis.call('DEL', wake)
+    if redis.call('LLEN', ready) > 0 then
+      if redis.call('LLEN', wake) == 0 then redis.call('LPUSH', wake, 1) end
+    else
+      redis.call('DEL', wake)
+    end
   end
 end
 if #out == 0 then return '' end

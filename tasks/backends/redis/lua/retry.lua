@@ -8,11 +8,15 @@
 -- ARGV[1]  id, ARGV[2] token, ARGV[3] run_at, ARGV[4] now, ARGV[5] error (JSON)
 -- Returns: 1, or 0 when the token is stale (the write is refused).
 
+local run_at, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+if not (run_at and now and run_at == run_at and now == now and run_at < math.huge) then
+  return redis.error_reply('retry: run_at and now must be finite numbers')
+end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], 'token')
 redis.call('HSET', KEYS[1], 'error', ARGV[5])
-if tonumber(ARGV[3]) <= tonumber(ARGV[4]) then
+if run_at <= now then
   redis.call('HSET', KEYS[1], 'state', 'queued')
   redis.call('RPUSH', KEYS[4], ARGV[1])
   if redis.call('LLEN', KEYS[5]) == 0 then redis.call('LPUSH', KEYS[5], 1) end

@@ -15,7 +15,8 @@ else
 end
 local moved = 0
 for _, id in ipairs(ids) do
-  if redis.call('ZREM', KEYS[1], id) == 1 then
+  -- a record with no payload (its hash was lost) cannot run: it stays in the failed set
+  if redis.call('HEXISTS', ARGV[1] .. id, 'payload') == 1 and redis.call('ZREM', KEYS[1], id) == 1 then
     redis.call('HSET', ARGV[1] .. id, 'state', 'queued', 'attempts', 0)
     redis.call('RPUSH', KEYS[2], id)
     moved = moved + 1
