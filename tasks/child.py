@@ -1,30 +1,38 @@
 """One worker process of the pool: a ``Worker`` that reports what it holds to its supervisor over a pipe.
 
-The supervisor learns which leases this process holds, which job it runs and until when, and when each
-outcome is written. Reports are written to the pipe as they happen and read by the supervisor within its
-tick (a report does not wake it: see ``pool.TICK_S``), and a dead process's pipe still holds all it wrote;
-so when this process dies (a crash, ``os._exit``, the OOM killer, a hard
-timeout) the supervisor fails the running job as one attempt and releases the rest at once, instead of
-waiting for their leases to expire. When the supervisor dies, the pipe reaches end-of-file and this process
-stops gracefully: it finishes the jobs it runs, releases those not started, and exits.
+The supervisor learns which leases this process holds, which job it runs and until when, the outcomes
+computed and not yet written, and when each outcome is written. Reports are written to the pipe as they
+happen and read by the supervisor within its tick (a report does not wake it: see ``pool.TICK_S``); the job
+in hand and the outcomes go to memory shared with the supervisor, which costs no system call. A dead
+process's pipe still holds all it wrote, so when this process dies (a crash, ``os._exit``, the OOM killer, a
+hard timeout) the supervisor writes the outcomes it computed, fails the job in hand as one attempt, and
+releases the rest at once, instead of waiting for their leases to expire: only the job in hand runs again.
+When the supervisor dies, the pipe reaches end-of-file and this process stops gracefully: it finishes the
+jobs it runs, writes their outcomes, releases those not started, and exits.
+
+Each worker process leads a process group of its own, so a job's own child processes belong to it: killing
+the group (a hard timeout, a shutdown past its grace) stops the job's whole process tree.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import pickle
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import Any
 
 from . import config
-from .model import Lease
+from .journal import OutcomeJournal
+from .model import Lease, Outcome
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings
 
@@ -44,9 +52,9 @@ class ChildSpec:
 
     slot: int
     modules: tuple[str, ...]
-    url: str
+    url: str = field(repr=False)
     prefix: str
-    secret: str | None
+    secret: str | None = field(repr=False)
     queues: tuple[str, ...]
     lease_s: float
     prefetch: int
@@ -125,15 +133,19 @@ def lease_from_fields(fields: tuple[Any, ...]) -> Lease:
 
 
 class PipeReporter:
-    """``WorkerEvents`` for the supervisor: leases and async jobs over the pipe, the sync job in the slot.
+    """``WorkerEvents`` for the supervisor: leases and async jobs over the pipe, the job in hand in the slot,
+    outcomes not yet written in the journal.
 
     Any thread may report (sends are serialised by a lock). Each lease reserved gets a serial number, sent
     with it, that the slot names it by. If the pipe breaks, the supervisor is gone: ``on_lost`` is called.
     """
 
-    def __init__(self, conn: Connection, slot: RunningSlot, on_lost: Callable[[], None]) -> None:
+    def __init__(
+        self, conn: Connection, slot: RunningSlot, journal: OutcomeJournal, on_lost: Callable[[], None]
+    ) -> None:
         self.conn = conn
         self.slot = slot
+        self.journal = journal
         self.on_lost = on_lost
         self._lock = threading.Lock()
         self._broken = False
@@ -160,19 +172,25 @@ class PipeReporter:
                 numbered.append((self._next_serial, lease_fields(lease)))
         self.send((RESERVED, numbered, padded))
 
-    def started(self, lease: Lease, deadline: float | None, sync: bool) -> None:
-        if sync:
-            with self._lock:
-                serial = self._serials.get(lease.job_id, 0)
-            self.slot.write(serial, deadline)
-        else:
-            self.send((STARTED, lease.job_id, deadline))
+    def in_hand(self, lease: Lease, deadline: float | None) -> None:
+        with self._lock:
+            serial = self._serials.get(lease.job_id, 0)
+        self.slot.write(serial, deadline)
 
-    def finished(self, job_id: str, sync: bool) -> None:
-        if sync:
-            self.slot.write(0, None)
-        else:
-            self.send((FINISHED, job_id))
+    def out_of_hand(self, job_id: str) -> None:
+        self.slot.write(0, None)
+
+    def started_async(self, lease: Lease, deadline: float | None) -> None:
+        self.send((STARTED, lease.job_id, deadline))
+
+    def finished_async(self, job_id: str) -> None:
+        self.send((FINISHED, job_id))
+
+    def computed(self, lease: Lease, outcome: Outcome) -> None:
+        self.journal.append(lease, outcome)
+
+    def drained(self) -> None:
+        self.journal.clear()
 
     def settled(self, job_ids: Sequence[str]) -> None:
         with self._lock:
@@ -181,8 +199,11 @@ class PipeReporter:
         self.send((SETTLED, list(job_ids)))
 
 
-def child_main(spec: ChildSpec, conn: Connection, slot: RunningSlot) -> None:
+def child_main(spec: ChildSpec, conn: Connection, slot: RunningSlot, journal: OutcomeJournal) -> None:
     """The entry point of a spawned worker process (``multiprocessing`` spawn context)."""
+    with contextlib.suppress(OSError):  # lead a process group of our own: see the module's docstring
+        os.setpgid(0, 0)
+    tolerant_output()
     logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     config.configure(url=spec.url, prefix=spec.prefix, secret=spec.secret)
     for name in spec.modules:
@@ -197,7 +218,7 @@ def child_main(spec: ChildSpec, conn: Connection, slot: RunningSlot) -> None:
         extra={"supervisor_pid": spec.supervisor_pid, "slot": spec.slot},
     )
     holder: list[Worker] = []
-    reporter = PipeReporter(conn, slot, on_lost=lambda: _supervisor_gone(holder, spec.grace_s))
+    reporter = PipeReporter(conn, slot, journal, on_lost=lambda: _supervisor_gone(holder, spec.grace_s))
     worker = Worker(config.get_backend(), settings, events=reporter)
     holder.append(worker)
     install_stop_signals(worker.stop, announce=False)  # a terminal's Ctrl-C reaches the whole pool
@@ -239,7 +260,19 @@ def _supervisor_gone(holder: Sequence[Worker], grace_s: float) -> None:
 def _give_up(worker: Worker) -> None:
     log.warning("supervisor gone and the grace is over: putting running jobs back and exiting")
     worker.abandon()
+    logging.shutdown()
+    if os.getpgid(0) == os.getpid():  # this process and whatever its jobs started: nothing outlives the grace
+        os.killpg(0, signal.SIGKILL)
     os._exit(0)
+
+
+def tolerant_output() -> None:
+    """Text that is not valid UTF-8 (a damaged record's id in a log line) is printed escaped, never raising."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 def spec_for(base: ChildSpec, slot: int) -> ChildSpec:

@@ -2,7 +2,9 @@
 
 The supervisor's loop (deaths, deadlines, signals) never waits on the datastore: when Redis is away, a call
 can block for seconds while the client retries, and a hard timeout or a restart must not wait for that.
-Everything handed to the keeper is kept until it is written, in order, across any outage.
+Everything handed to the keeper is kept until it is written, in order, across any outage. A write the
+datastore refuses for another reason (an error reply, a damaged record) is logged and dropped, so one bad
+record never holds up the others: its job comes back when its lease expires, its attempt counted.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ log = logging.getLogger("tasks.pool")
 
 #: What an attempt lost with its process becomes: another attempt later, or the failed set.
 Failure = Union[RetryAt, Dead]
+#: The fate of a dead process's job: the outcome it computed (written as it is), the error that ended its
+#: attempt (the job's retry policy decides), or ``None``: put back, attempt given back.
+Fate = Union[Completed, RetryAt, Dead, Exception, None]
 
 #: Pause between two tries while the datastore is away.
 RETRY_PAUSE_S = 0.5
@@ -41,7 +46,7 @@ class LeaseKeeper:
         self._closing = threading.Event()
         self._live: list[Lease] = []
         self._fresh: list[Lease] = []  # to renew at once (``renew_now``)
-        self._writes: deque[tuple[Lease, Exception | None]] = deque()  # None: release
+        self._writes: deque[tuple[Lease, Fate]] = deque()
         self._gone: list[str] = []  # worker ids to take off the worker list
         self._next_extend = 0.0
         self._thread = threading.Thread(target=self._run, name="tasks-lease-keeper", daemon=True)
@@ -63,11 +68,10 @@ class LeaseKeeper:
             self._fresh.extend(leases)
         self._wake.set()
 
-    def settle(self, lease: Lease, error: Exception | None) -> None:
-        """Settle a dead process's job: its attempt failed with ``error`` (the job's retry policy decides what
-        follows), or, with ``None``, put it back with the attempt given back."""
+    def settle(self, lease: Lease, fate: Fate) -> None:
+        """Settle a dead process's job as ``fate`` says (see ``Fate``)."""
         with self._lock:
-            self._writes.append((lease, error))
+            self._writes.append((lease, fate))
         self._wake.set()
 
     def forget_worker(self, worker_id: str) -> None:
@@ -102,6 +106,10 @@ class LeaseKeeper:
                 log.warning("supervisor: backend unavailable (%s); will try again", exc)
                 time.sleep(RETRY_PAUSE_S)
                 continue
+            except Exception:  # anything else must not end the thread that keeps every lease alive
+                log.exception("supervisor: unexpected error renewing leases or settling jobs; carrying on")
+                time.sleep(RETRY_PAUSE_S)
+                continue
             if closing:
                 return
 
@@ -126,8 +134,13 @@ class LeaseKeeper:
             with self._lock:
                 if not self._writes:
                     return
-                lease, error = self._writes[0]
-            _write(self.backend, lease, error, secret=self.secret)
+                lease, fate = self._writes[0]
+            try:
+                _write(self.backend, lease, fate, secret=self.secret)
+            except BackendUnavailable:
+                raise  # kept, and written once the datastore is back
+            except Exception:
+                log.exception("job %s: settling it failed; its lease will bring it back", lease.job_id)
             with self._lock:
                 self._writes.popleft()
 
@@ -143,17 +156,21 @@ class LeaseKeeper:
                 raise
 
 
-def _write(backend: Backend, lease: Lease, error: Exception | None, *, secret: str | None) -> None:
+def _write(backend: Backend, lease: Lease, fate: Fate, *, secret: str | None) -> None:
     now = time.time()
-    if error is None:
+    if fate is None:
         if not backend.release(lease, now=now):
             log.info("job %s: already settled by its worker (or its lease expired); nothing to put back", lease.job_id)
+        return
+    if not isinstance(fate, Exception):  # computed by the process before it died: its work is done
+        if not executor.apply_outcome(backend, lease, fate, now=now):
+            log.info("job %s: its outcome was already written (or its lease expired)", lease.job_id)
         return
     status = backend.status(lease.queue, lease.job_id)  # the payload: reports leave it out
     if status is None or not status.payload:
         log.info("job %s: gone from the datastore; nothing to settle", lease.job_id)
         return
-    outcome = lost_attempt(replace(lease, payload=status.payload), error, secret=secret, now=now)
+    outcome = lost_attempt(replace(lease, payload=status.payload), fate, secret=secret, now=now)
     if not executor.apply_outcome(backend, lease, outcome, now=now):
         log.info("job %s: already settled by its worker (or its lease expired); attempt not charged", lease.job_id)
         return
@@ -168,8 +185,11 @@ def _write(backend: Backend, lease: Lease, error: Exception | None, *, secret: s
 
 
 def lost_attempt(lease: Lease, error: Exception, *, secret: str | None, now: float) -> Failure:
-    """The outcome of an attempt whose process died: ``error`` goes through the job's own retry policy."""
-    prepared = executor.prepare(lease, secret)
+    """The outcome of an attempt whose process died: ``error`` goes through the job's own retry policy.
+
+    Only the job's name and options are read: the arguments (dill data, say) are never loaded here.
+    """
+    prepared = executor.prepare(lease, secret, with_arguments=False)
     if isinstance(prepared, Dead):
         return prepared
     envelope, definition = prepared

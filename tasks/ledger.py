@@ -21,15 +21,21 @@ log = logging.getLogger("tasks.worker")
 class WorkerEvents(Protocol):
     """What a worker tells its supervisor, so that the death of its process loses nothing it held.
 
-    ``deadline`` is a ``time.monotonic()`` instant (the job's timeout), or ``None`` for no limit. ``sync``
-    says the job runs on the main thread (one at a time); async jobs run many at once on the event loop.
+    The main thread has *in hand* the job it decodes, or the sync job it runs (until ``deadline``, a
+    ``time.monotonic()`` instant, or ``None`` for no limit); async jobs run many at once on the event loop.
     ``padded`` says the leases run past a full lease from now (``Backend.pads_wait_leases``): the supervisor
     renews them from now at once, so that if this process dies they come back one lease after they began.
+    ``computed`` and ``drained`` are called under the ledger's lock, so they must not block: together they keep
+    the record of outcomes not yet written (``tasks.journal``) exactly in step with the ledger.
     """
 
     def reserved(self, leases: Sequence[Lease], padded: bool) -> None: ...
-    def started(self, lease: Lease, deadline: float | None, sync: bool) -> None: ...
-    def finished(self, job_id: str, sync: bool) -> None: ...
+    def in_hand(self, lease: Lease, deadline: float | None) -> None: ...
+    def out_of_hand(self, job_id: str) -> None: ...
+    def started_async(self, lease: Lease, deadline: float | None) -> None: ...
+    def finished_async(self, job_id: str) -> None: ...
+    def computed(self, lease: Lease, outcome: Outcome) -> None: ...
+    def drained(self) -> None: ...
     def settled(self, job_ids: Sequence[str]) -> None: ...
 
 
@@ -37,8 +43,12 @@ class NoEvents:
     """The events of a worker that runs without a supervisor: nobody listens."""
 
     def reserved(self, leases: Sequence[Lease], padded: bool) -> None: ...
-    def started(self, lease: Lease, deadline: float | None, sync: bool) -> None: ...
-    def finished(self, job_id: str, sync: bool) -> None: ...
+    def in_hand(self, lease: Lease, deadline: float | None) -> None: ...
+    def out_of_hand(self, job_id: str) -> None: ...
+    def started_async(self, lease: Lease, deadline: float | None) -> None: ...
+    def finished_async(self, job_id: str) -> None: ...
+    def computed(self, lease: Lease, outcome: Outcome) -> None: ...
+    def drained(self) -> None: ...
     def settled(self, job_ids: Sequence[str]) -> None: ...
 
 
@@ -87,6 +97,15 @@ class Ledger:
             self._held.update((lease.job_id, lease) for lease in leases)
         self.events.reserved(leases, padded)
 
+    def preparing(self, lease: Lease) -> None:
+        """The main thread is about to decode ``lease``'s payload: should that kill the process, the supervisor
+        charges this job's attempt (a record that kills every process it reaches still ends)."""
+        self.events.in_hand(lease, None)
+
+    def set_aside(self, lease: Lease) -> None:
+        """``lease`` was decoded but waits for a free async slot: back to merely reserved."""
+        self.events.out_of_hand(lease.job_id)
+
     def started(self, lease: Lease, deadline: float | None, *, sync: bool) -> bool:
         """Mark ``lease`` running; ``False`` (and the lease dropped) if its lease was lost while it waited."""
         with self._lock:
@@ -96,19 +115,28 @@ class Ledger:
                 self._running[lease.job_id] = sync
         if lost:
             log.warning("job %s: lease lost before the job started; not running it here", lease.job_id)
+            self.events.out_of_hand(lease.job_id)
             self.settle([lease], [True])
             return False
-        self.events.started(lease, deadline, sync)
+        if sync:
+            self.events.in_hand(lease, deadline)
+        else:
+            self.events.started_async(lease, deadline)
+            self.events.out_of_hand(lease.job_id)
         return True
 
     def finished(self, lease: Lease, outcome: Outcome) -> None:
-        """The job ran (on any thread): its outcome waits for the next round trip."""
+        """The job ran, or was found unable to run (on any thread): its outcome waits for the next round trip."""
         with self._lock:
             sync = self._running.pop(lease.job_id, True)  # never started (it could not run): main thread
             self._finished.add(lease.job_id)
             self._pending.append((lease, outcome))
             self.jobs_done += 1
-        self.events.finished(lease.job_id, sync)
+            self.events.computed(lease, outcome)
+        if sync:
+            self.events.out_of_hand(lease.job_id)
+        else:
+            self.events.finished_async(lease.job_id)
 
     def take_pending(self) -> list[tuple[Lease, Outcome]]:
         with self._lock:
@@ -126,6 +154,8 @@ class Ledger:
             for lease in leases:
                 self._held.pop(lease.job_id, None)
                 self._finished.discard(lease.job_id)
+            if not self._finished:
+                self.events.drained()
         for lease, ok in zip(leases, written):
             if not ok:
                 log.warning(

@@ -4,11 +4,13 @@ The supervisor runs no job. It keeps, from each child's reports (``tasks.child``
 holds and the job it runs with that job's deadline, and it:
 
 - restarts a child that died and logs why (exit code or signal);
-- on a child's death, fails the job it was running as one attempt (the retry policy then applies, so a job
-  that kills its process every time reaches the failed set after ``max_attempts``) and releases the jobs
-  it had reserved but not started, at once, without waiting for their leases;
-- enforces hard timeouts: a job still running ``grace`` seconds past its timeout gets its process killed
-  (SIGKILL) and replaced, and the attempt fails with ``JobTimeout``;
+- on a child's death, writes the outcomes the child computed but had not written (``tasks.journal``), fails
+  the job it had in hand as one attempt (the retry policy then applies, so a job that kills its process every
+  time reaches the failed set after ``max_attempts``) and releases the jobs it had reserved but not started,
+  at once, without waiting for their leases: a death runs again only the jobs that were running;
+- enforces hard timeouts: a job still running ``grace`` seconds past its timeout gets its process's whole
+  group killed (SIGKILL: the worker and whatever the job started) and replaced, and the attempt fails with
+  ``JobTimeout``;
 - renews the leases of every live child too, so a job stuck in C code holding the GIL (which starves the
   child's own heartbeat thread) does not lose its lease while its process is alive;
 - on SIGTERM/SIGINT, tells every child to stop, waits up to ``grace`` seconds, then kills what still runs
@@ -47,6 +49,7 @@ from .child import (
     spec_for,
 )
 from .errors import JobTimeout
+from .journal import OutcomeJournal
 from .keeper import LeaseKeeper
 from .model import Lease
 
@@ -86,6 +89,7 @@ class ChildHandle:
     process: BaseProcess
     conn: Connection
     running_slot: RunningSlot
+    journal: OutcomeJournal
     worker_id: str = ""
     held: dict[str, Lease] = field(default_factory=dict)
     serials: dict[int, str] = field(default_factory=dict)  # serial -> job id, for the running slot
@@ -159,16 +163,23 @@ class Supervisor:
         for slot in range(self.settings.concurrency):
             self._spawn(slot)
         while self._children or self._restart_at:
-            if self._stop_requested and not self._stopping:
-                self._begin_stop()
-            self._wait_and_read()
-            self._reap()
-            self._restart_due()
-            self._enforce_deadlines()
-            self.keeper.watch([lease for c in self._children.values() for lease in c.held.values()])
+            try:
+                self._tick()
+            except Exception:  # a bug here must not orphan the pool: log it, and supervise on
+                log.exception("supervisor: unexpected error; carrying on")
+                time.sleep(TICK_S)
         self.keeper.close(FINAL_WRITE_S)
         log.info("pool stopped")
         return 0
+
+    def _tick(self) -> None:
+        if self._stop_requested and not self._stopping:
+            self._begin_stop()
+        self._wait_and_read()
+        self._reap()
+        self._restart_due()
+        self._enforce_deadlines()
+        self.keeper.watch([lease for c in self._children.values() for lease in c.held.values()])
 
     def stop(self) -> None:
         """Graceful stop: children stop taking jobs; what still runs after ``grace`` is killed and put back.
@@ -211,11 +222,14 @@ class Supervisor:
     def _spawn(self, slot: int) -> None:
         here, there = self._context.Pipe(duplex=True)
         running = RunningSlot(self._context)
+        journal = OutcomeJournal(self._context)
         spec = spec_for(self.settings.child, slot)
-        process = self._context.Process(target=child_main, args=(spec, there, running), name=f"tasks-worker-{slot}")
+        process = self._context.Process(
+            target=child_main, args=(spec, there, running, journal), name=f"tasks-worker-{slot}"
+        )
         process.start()
         there.close()
-        self._children[slot] = ChildHandle(slot, process, here, running)
+        self._children[slot] = ChildHandle(slot, process, here, running, journal)
         log.info("worker process %s started (slot %d)", process.pid, slot)
 
     def _wait_and_read(self) -> None:
@@ -265,15 +279,18 @@ class Supervisor:
             self._read(child)
             child.conn.close()
             child.process.join()
+            _kill_group(child.process)  # what its jobs started and left behind
             del self._children[slot]
             self._settle_dead(child)
             self._schedule_restart(child)
 
     def _settle_dead(self, child: ChildHandle) -> None:
-        """Fail the running job as one attempt (or for its timeout); put every other held job back."""
+        """Write the outcomes it computed; fail the running job as one attempt (or for its timeout); put every
+        other held job back."""
         code = child.process.exitcode or 0
         cause = _describe_exit(code)
         running = child.running()
+        computed = child.journal.read()
         if code != 0 or child.killed_for:
             log.log(
                 logging.INFO if child.killed_for == "shutdown" else logging.ERROR,
@@ -286,7 +303,9 @@ class Supervisor:
                 len(running),
             )
         for job_id, lease in child.held.items():
-            self.keeper.settle(lease, self._lost_error(child, job_id in running, lease, cause))
+            outcome = computed.get((job_id, lease.token))
+            fate = outcome if outcome is not None else self._lost_error(child, job_id in running, lease, cause)
+            self.keeper.settle(lease, fate)
         if child.worker_id:
             self.keeper.forget_worker(child.worker_id)
 
@@ -356,6 +375,15 @@ def _describe_exit(code: int) -> str:
 
 
 def _kill(process: BaseProcess) -> None:
+    """SIGKILL a worker process and its process group: the job's own child processes die with it."""
     if process.pid is not None and process.exitcode is None:
-        with contextlib.suppress(ProcessLookupError):
+        _kill_group(process)
+        with contextlib.suppress(ProcessLookupError):  # not yet the leader of its group: the process alone
             os.kill(process.pid, signal.SIGKILL)
+
+
+def _kill_group(process: BaseProcess) -> None:
+    """SIGKILL every process of the group ``process`` leads (nothing when it leads none)."""
+    if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)

@@ -8,7 +8,8 @@ an ``AsyncRunner`` loop, up to ``async_concurrency`` at once.
 Every job held, started or not, stays leased and its lease is renewed by a heartbeat thread until its
 outcome is written; a job not started when the worker stops is released at once. When the datastore goes
 away, outcomes (success, retry, failure) are kept in memory and written when it is back; held jobs are
-neither run twice nor dropped by this worker.
+neither run twice nor dropped by this worker. Any other error (a bug, a datastore that refuses a write) is
+logged and the loop carries on after a pause: no record, and no error, ends the process.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -31,7 +33,7 @@ from .backends.base import Backend
 from .errors import BackendUnavailable
 from .heartbeat import Heartbeat
 from .ledger import Ledger, NoEvents, WorkerEvents
-from .model import Completed, Dead, Lease, Outcome, RetryAt, WorkerInfo
+from .model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
 from .registry import JobDefinition
 from .serialization import Envelope
 
@@ -47,6 +49,11 @@ ASYNC_POLL_S = 0.05
 MAINTENANCE_EVERY_S = 1.0
 #: Reconnection backoff when the datastore is away: first and largest pause.
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.1, 5.0
+#: Unexpected errors in a row after which outcomes waiting to be written are written one by one, and any the
+#: datastore keeps refusing are given up (their leases bring those jobs back, the attempt counted).
+SALVAGE_AFTER_ERRORS = 3
+#: Longest error message a log line shows (the stored error keeps more: ``model.ERROR_TEXT_LIMIT``).
+LOG_MESSAGE_CHARS = 500
 
 
 @dataclass
@@ -57,7 +64,7 @@ class WorkerSettings:
     lease_s: float = 30.0
     prefetch: int = 400
     burst: bool = False
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
     #: ``async def`` jobs in flight at once in this process; 0 runs them one at a time on the main thread.
     async_concurrency: int = 32
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
@@ -96,18 +103,24 @@ class Worker:
     def run(self) -> int:
         """Work until ``stop()`` (or, in burst mode, until the queues are drained); returns the exit status."""
         self._heartbeat.start()
-        pause = RECONNECT_FIRST_S
+        pause, errors = RECONNECT_FIRST_S, 0
         try:
             while not self._stop.is_set():
                 try:
                     if not self._step():
                         break
-                    pause = RECONNECT_FIRST_S
+                    pause, errors = RECONNECT_FIRST_S, 0
+                    continue
                 except BackendUnavailable as exc:
                     self._outage = True
                     log.warning("backend unavailable (%s); retrying in %.1f s", exc, pause)
-                    self._stop.wait(pause)
-                    pause = min(pause * 2, RECONNECT_MAX_S)
+                except Exception:  # a bug, or a write the datastore refused: never the end of the process
+                    errors += 1
+                    log.exception("unexpected error in the worker loop (%d in a row); again in %.1f s", errors, pause)
+                    if errors >= SALVAGE_AFTER_ERRORS:
+                        self._salvage_pending()
+                self._stop.wait(pause)
+                pause = min(pause * 2, RECONNECT_MAX_S)
         finally:
             self._shutdown()
             self._stop.set()
@@ -123,13 +136,15 @@ class Worker:
         return self._stop.is_set()
 
     def abandon(self) -> None:
-        """Put back every job reserved or running here, attempt given back, from any thread.
+        """Write the outcomes not yet written and put back every job reserved or running here, attempt given
+        back, from any thread.
 
         For a process about to exit with a job stuck in it (its supervisor is gone and the grace is over):
-        the jobs go back at once instead of when their leases expire. Outcomes not yet written are lost
-        (those jobs run again).
+        the jobs go back at once instead of when their leases expire, and only the stuck job runs again.
         """
         self.stop()
+        with contextlib.suppress(BackendUnavailable):  # else their leases bring them back
+            self._write_pending()
         self._release(self._ledger.unfinished())
 
     @property
@@ -187,8 +202,8 @@ class Worker:
                 lease_s=self.settings.lease_s,
                 count=count,
             )
-        except BackendUnavailable:
-            self._ledger.restore_pending(list(acks))  # kept: sent again once the backend is back
+        except Exception:
+            self._ledger.restore_pending(list(acks))  # kept: sent again once the backend takes them
             raise
         self._ledger.settle([lease for lease, _ in acks], done)
         if leases:
@@ -204,11 +219,35 @@ class Worker:
                 continue
             try:
                 written = executor.apply_outcome(self.backend, lease, outcome, now=self.clock())
-            except BackendUnavailable:
+            except Exception:
                 self._ledger.restore_pending([*acks, *pending[index:]])
                 raise
             self._ledger.settle([lease], [written])
         return acks
+
+    def _write_pending(self) -> None:
+        """Write every outcome waiting, now (retries and failures, then the successes in one call)."""
+        acks = self._write_rare(self._ledger.take_pending())
+        if acks:
+            items = [(lease, outcome.result, outcome.result_ttl_s) for lease, outcome in acks]
+            try:
+                written = self.backend.complete_many(items, now=self.clock())
+            except Exception:
+                self._ledger.restore_pending(list(acks))
+                raise
+            self._ledger.settle([lease for lease, _ in acks], written)
+
+    def _salvage_pending(self) -> None:
+        """Write waiting outcomes one by one after repeated errors, giving up any the datastore refuses with an
+        error: that job is then held no more, and its lease brings it back (attempt counted, so it ends)."""
+        for lease, outcome in self._ledger.take_pending():
+            try:
+                self._ledger.settle([lease], [executor.apply_outcome(self.backend, lease, outcome, now=self.clock())])
+            except BackendUnavailable:
+                self._ledger.restore_pending([(lease, outcome)])
+            except Exception as exc:
+                log.error("job %s: its outcome cannot be written (%s); its lease will bring it back", lease.job_id, exc)
+                self._ledger.settle([lease], [True])
 
     def _run_todo(self) -> None:
         """Start every job reserved; async ones that find no free slot wait their turn (sync ones go ahead)."""
@@ -222,14 +261,20 @@ class Worker:
             self._aio.wait_change(ASYNC_POLL_S)
 
     def _start(self, lease: Lease) -> bool:
-        """Run one job (sync: here and now; async: on the loop). ``False``: no async slot free yet."""
-        prepared = executor.prepare(lease, self.settings.secret)
+        """Run one job (sync: here and now; async: on the loop). ``False``: no async slot free yet.
+
+        The job is in hand from before its payload is decoded: should decoding kill the process, the supervisor
+        charges this job's attempt, so a record that kills every process it reaches still ends.
+        """
+        self._ledger.preparing(lease)
+        prepared = _prepare(lease, self.settings.secret)
         if isinstance(prepared, Dead):
             self._finish(lease, prepared, 0.0)
             return True
         envelope, definition = prepared
         if definition.is_async and self._aio is not None:
             if not self._aio.try_acquire():
+                self._ledger.set_aside(lease)
                 return False
             if not self._begin(lease, envelope, sync=False):
                 self._aio.release()
@@ -320,11 +365,8 @@ class Worker:
             self._aio.wait_idle()
             self._aio.close()
         try:
-            acks = self._write_rare(self._ledger.take_pending())
-            if acks:
-                items = [(lease, outcome.result, outcome.result_ttl_s) for lease, outcome in acks]
-                self._ledger.settle([lease for lease, _ in acks], self.backend.complete_many(items, now=self.clock()))
-        except BackendUnavailable as exc:
+            self._write_pending()
+        except Exception as exc:
             log.warning(
                 "backend unavailable at shutdown (%s): leases will bring %d job(s) back to run again",
                 exc,
@@ -340,6 +382,15 @@ class Worker:
         self._heartbeat.beat(raise_errors=raise_errors)
 
 
+def _prepare(lease: Lease, secret: str | None) -> tuple[Envelope, JobDefinition] | Dead:
+    """``executor.prepare``, with any error it did not foresee turned into a failure of this job alone."""
+    try:
+        return executor.prepare(lease, secret)
+    except Exception as exc:  # decoding is guarded; this is the net under it, so no record ends the process
+        log.exception("job %s could not be prepared", lease.job_id)
+        return Dead(ErrorInfo(type(exc).__name__, f"the job could not be prepared: {exc}"))
+
+
 def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> None:
     if isinstance(outcome, Completed):
         if log.isEnabledFor(logging.INFO):
@@ -352,7 +403,7 @@ def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> 
             lease.attempt,
             lease.max_attempts,
             outcome.error.type,
-            outcome.error.message,
+            cap_text(outcome.error.message, LOG_MESSAGE_CHARS),
             max(0.0, outcome.run_at - now),
         )
     else:
@@ -363,18 +414,24 @@ def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> 
             lease.attempt,
             lease.max_attempts,
             outcome.error.type,
-            outcome.error.message,
+            cap_text(outcome.error.message, LOG_MESSAGE_CHARS),
         )
+
+
+#: The ``name`` field of a payload written with any JSON spacing (``{"name": "x"}`` from another language).
+_NAME_FIELD = re.compile(r'"name"\s*:\s*"((?:[^"\\]|\\.){0,200})"')
 
 
 def _name(lease: Lease) -> str:
     """The job's name for a log line, read cheaply from the payload without decoding it twice."""
+    payload = lease.payload
     marker = '"name":"'
-    start = lease.payload.find(marker)
-    if start < 0:
-        return "?"
-    start += len(marker)
-    return lease.payload[start : lease.payload.find('"', start)]
+    start = payload.find(marker)
+    if start >= 0:  # as tasks writes it: found without a regular expression
+        start += len(marker)
+        return payload[start : payload.find('"', start)][:200]
+    found = _NAME_FIELD.search(payload)
+    return found.group(1) if found else "?"
 
 
 def default_queues() -> list[str]:

@@ -22,8 +22,15 @@ def add(a: int, b: int) -> int:
 def echo_context() -> dict[str, object]:
     ctx = current_job()
     ctx.log("echoing context")
-    return {"id": ctx.id, "name": ctx.name, "queue": ctx.queue, "attempt": ctx.attempt,
-            "max_attempts": ctx.max_attempts, "enqueued_at": ctx.enqueued_at, "started_at": ctx.started_at}
+    return {
+        "id": ctx.id,
+        "name": ctx.name,
+        "queue": ctx.queue,
+        "attempt": ctx.attempt,
+        "max_attempts": ctx.max_attempts,
+        "enqueued_at": ctx.enqueued_at,
+        "started_at": ctx.started_at,
+    }
 
 
 @job(name="tests.always_fails", max_attempts=3, backoff=0)
@@ -258,3 +265,55 @@ def record_start_and_end(key: str, seconds: float) -> str:
     record(f"{key}:start")
     time.sleep(seconds)
     return record(f"{key}:end")
+
+
+# --- jobs of the hostile-record and crash suites ----------------------------------------------------------------
+
+
+@job(name="tests.raises_huge", max_attempts=1)
+def raises_huge(size: int) -> None:
+    """Fail with a message of ``size`` characters (an exception carrying a whole response body, say)."""
+    raise ValueError("x" * size)
+
+
+@job(name="tests.die_once", max_attempts=1)
+def die_once(key: str) -> None:
+    """Record ``key`` and end this worker process at once, with no cleanup (a crash, the OOM killer)."""
+    record(key)
+    os._exit(1)
+
+
+@job(name="tests.spawn_then_hang", timeout=1, max_attempts=1)
+def spawn_then_hang(pid_file: str) -> None:
+    """Start a child process (``sleep 300``), note its pid, then hang swallowing ``JobTimeout``: only a hard kill
+    stops this job, and only a kill of the whole process tree stops its child."""
+    import subprocess
+
+    from tasks import JobTimeout
+
+    child = subprocess.Popen(["sleep", "300"])
+    with open(pid_file, "w", encoding="utf-8") as f:
+        f.write(str(child.pid))
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        try:
+            while time.monotonic() < end:
+                pass
+        except JobTimeout:
+            pass
+
+
+class KillsOnLoad:
+    """An argument whose unpickling ends the process: a payload that kills every worker decoding it."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (7,))
+
+
+class RaisesOnLoad:
+    """An argument whose unpickling raises: loading it where it must not be loaded is seen, not survived."""
+
+    def __reduce__(self) -> tuple[object, tuple[int, int]]:
+        import operator
+
+        return (operator.truediv, (1, 0))

@@ -16,7 +16,7 @@ from tasks import configure
 from tasks.cli import split_url_options
 from tests import jobs
 from tests.cli.conftest import tasks_cli
-from tests.support.processes import start_tasks
+from tests.support.processes import kill_session, start_tasks
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
@@ -51,7 +51,7 @@ def stop_pool(pool: subprocess.Popen[bytes]) -> None:
     try:
         pool.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        os.killpg(pool.pid, signal.SIGKILL)
+        kill_session(pool.pid)
         pool.wait(timeout=10)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import redis
 from tasks import JobHandle, dispatch, queue
 from tests import jobs
 from tests.cli.conftest import start_line, tasks_cli
-from tests.support.processes import start_tasks, tasks_env
+from tests.support.processes import kill_session, start_tasks, tasks_env
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.waiting import wait_until
 
@@ -235,7 +234,7 @@ def test_a_running_worker_takes_new_jobs_and_stops_cleanly_on_sigterm(
         assert worker.wait(timeout=40) == 0
     finally:
         if worker.poll() is None:
-            os.killpg(worker.pid, signal.SIGKILL)  # its own session: the supervisor and its children
+            kill_session(worker.pid)  # its own session: the supervisor and its children
             worker.wait(timeout=10)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import statistics
 import subprocess
 import time
@@ -17,7 +16,7 @@ from tasks.config import get_backend
 from tasks.worker import Worker, WorkerSettings
 from tests import jobs
 from tests.contract.conftest import Target, new_job
-from tests.support.processes import run_tasks, start_tasks
+from tests.support.processes import kill_session, run_tasks, start_tasks
 
 
 def burst() -> int:
@@ -110,7 +109,7 @@ def worker_process(shared_target: Target, tmp_path: Path) -> Iterator[tuple[subp
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_session(proc.pid)
             proc.wait(timeout=10)
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from tasks.backends.redis import RedisBackend
 from tests.scheduler.names import CRASH_STATUS, EVERY_TWO_SECONDS
-from tests.support.processes import run_tasks, start_tasks
+from tests.support.processes import kill_session, run_tasks, start_tasks
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -78,7 +78,7 @@ class Processes:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                kill_session(process.pid)
                 process.wait(timeout=5)
 
 

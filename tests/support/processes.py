@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -45,3 +47,35 @@ def run_tasks(
         text=True,
         timeout=timeout,
     )
+
+
+def session_members(session: int) -> list[int]:
+    """Pids of every live process of ``session`` (a pool started by ``start_tasks`` leads its own session).
+
+    A worker process leads a process group of its own, so a pool is not one process group; it stays one
+    session, which also holds worker processes whose supervisor died (their parent is then init).
+    """
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":
+                members.append(int(entry))
+    return members
+
+
+def signal_session(session: int, signum: int) -> None:
+    """Send ``signum`` to every process of ``session`` (the supervisor and every worker process)."""
+    for pid in session_members(session):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def kill_session(session: int) -> None:
+    """SIGKILL every process of ``session`` at once, as a machine losing power: all are frozen first, so none
+    sees another die and reacts."""
+    signal_session(session, signal.SIGSTOP)
+    signal_session(session, signal.SIGKILL)

@@ -1,15 +1,13 @@
 """Fixtures of the production-worker suite: real pools in real processes, and ways to look inside Redis.
 
 Every pool is ``python -m tasks worker tests.jobs ...`` started in a session of its own, so a test can
-signal the supervisor alone (``os.kill``) or the supervisor with its children (``os.killpg``); whatever a
-test leaves running is killed at teardown.
+signal the supervisor alone (``os.kill``) or the supervisor with its children (``signal_session``: each
+worker process leads a process group of its own); whatever a test leaves running is killed at teardown.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -22,7 +20,7 @@ import redis
 
 from tasks.backends.redis import RedisBackend
 from tasks.backends.redis.keys import Keys
-from tests.support.processes import start_tasks
+from tests.support.processes import kill_session, signal_session, start_tasks
 from tests.support.waiting import wait_until
 
 
@@ -45,7 +43,11 @@ class Pool:
 
     def kill_group(self) -> None:
         """SIGKILL the supervisor and every worker process at once: a machine losing power, as far as we know."""
-        os.killpg(self.pid, signal.SIGKILL)
+        kill_session(self.pid)
+
+    def signal_all(self, signum: int) -> None:
+        """Send ``signum`` to the supervisor and every worker process (SIGSTOP: a paused VM)."""
+        signal_session(self.pid, signum)
 
     def wait(self, timeout: float) -> int:
         return self.process.wait(timeout=timeout)
@@ -73,8 +75,7 @@ class Pools:
 
     def cleanup(self) -> None:
         for pool in self.started:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pool.pid, signal.SIGKILL)
+            kill_session(pool.pid)
             pool.process.wait(timeout=10)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 
@@ -45,12 +44,12 @@ def test_a_frozen_pool_loses_its_lease_and_its_late_write_is_refused_and_logged(
     wait_until(lambda: "slow:start" in records(pools.record), timeout=10, interval=0.01)
 
     # When the whole pool is frozen (SIGSTOP: a paused VM, a partition) and another pool takes the job over
-    os.killpg(frozen.pid, signal.SIGSTOP)
+    frozen.signal_all(signal.SIGSTOP)
     try:
         other = pools.start("--concurrency", "1", "--lease", "1.5")
         wait_until(lambda: slow.status() == "succeeded", timeout=30, interval=0.05, message="taken over")
     finally:
-        os.killpg(frozen.pid, signal.SIGCONT)
+        frozen.signal_all(signal.SIGCONT)
 
     # Then the first pool, thawed, finishes its copy, but its write is refused (the token moved on) and logged
     wait_until(lambda: "late write was refused" in frozen.log_text(), timeout=15, interval=0.05)
