@@ -38,10 +38,11 @@ class OutcomeJournal:
     def __init__(self, context: BaseContext, size: int = JOURNAL_BYTES) -> None:
         self._cells: Any = context.RawArray("B", size)
         self._view: memoryview | None = None
+        self._end = _END.size  # the writer's own copy of the end offset (it alone writes)
         self.clear()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_cells": self._cells, "_view": None}  # a memoryview cannot cross processes: made again there
+        return {"_cells": self._cells, "_view": None, "_end": self._end}  # a memoryview is made again there
 
     def _memory(self) -> memoryview:
         if self._view is None:
@@ -53,24 +54,20 @@ class OutcomeJournal:
         kind, number, data = _encode(outcome)
         job_id = lease.job_id.encode("utf-8", "surrogateescape")
         token = lease.token.encode("utf-8", "surrogateescape")
-        memory = self._memory()
-        (start,) = _END.unpack_from(memory, 0)
-        body = start + _HEAD.size
-        end = body + len(job_id) + len(token) + len(data)
+        memory = self._view or self._memory()
+        start = self._end
+        end = start + _HEAD.size + len(job_id) + len(token) + len(data)
         if end > len(memory) or len(job_id) > 0xFFFF or len(token) > 0xFFFF:
             return False
-        _HEAD.pack_into(memory, start, len(job_id), len(token), len(data), kind, number)
-        memory[body : body + len(job_id)] = job_id
-        body += len(job_id)
-        memory[body : body + len(token)] = token
-        body += len(token)
-        memory[body:end] = data
+        memory[start:end] = _HEAD.pack(len(job_id), len(token), len(data), kind, number) + job_id + token + data
         _END.pack_into(memory, 0, end)  # last: until here, the record does not exist
+        self._end = end
         return True
 
     def clear(self) -> None:
         """Forget every record (the worker wrote every outcome it held)."""
-        _END.pack_into(self._memory(), 0, _END.size)
+        self._end = _END.size
+        _END.pack_into(self._memory(), 0, self._end)
 
     def read(self) -> dict[tuple[str, str], Outcome]:
         """Every complete record, by ``(job id, token)``: what the supervisor writes for a dead process."""

@@ -14,8 +14,7 @@ import hmac
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .errors import ConfigurationError, SerializationError, SignatureError
 
@@ -138,9 +137,9 @@ class PayloadError(ValueError):
     """A payload that cannot be decoded: not JSON, a wrong version, or fields missing."""
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """The decoded payload of one job (docs/protocol.md)."""
+class Envelope(NamedTuple):
+    """The decoded payload of one job (docs/protocol.md). A named tuple: one is made per job run, and a tuple is
+    made in a fraction of the time a frozen dataclass takes."""
 
     id: str
     name: str
@@ -267,26 +266,64 @@ def decode_envelope(payload: str, secret: str | None, *, with_arguments: bool = 
     if body.get("v") != PROTOCOL_VERSION:
         version = _show(body.get("v"))
         raise PayloadError(f"unsupported protocol version {version} (this worker speaks {PROTOCOL_VERSION})")
+    get = body.get
+    job_id: Any = get("id")
+    name: Any = get("name")
+    queue: Any = get("queue")
+    serializer = get("serializer", "json")
+    max_attempts, timeout, ttl = get("max_attempts", 1), get("timeout"), get("result_ttl", 86400.0)
+    enqueued_at, run_at = get("enqueued_at", 0.0), get("run_at")
+    # One test for the payloads every producer writes (comparisons with infinity also refuse NaN); a payload that
+    # fails it goes through the checks one by one, which name the field.
+    if not (
+        type(job_id) is str
+        and type(name) is str
+        and type(queue) is str
+        and serializer in _SERIALIZERS
+        and type(max_attempts) is int
+        and max_attempts >= 1
+        and (timeout is None or (type(timeout) in _NUMBERS and 0 <= timeout < math.inf))
+        and type(ttl) in _NUMBERS
+        and 0 <= ttl < math.inf
+        and type(enqueued_at) in _NUMBERS
+        and -math.inf < enqueued_at < math.inf
+        and (run_at is None or (type(run_at) in _NUMBERS and -math.inf < run_at < math.inf))
+    ):
+        _check_fields(body)
+    args, kwargs = _decode_arguments(body, secret) if with_arguments else ([], {})
+    return Envelope(
+        job_id,
+        name,
+        queue,
+        tuple(args),
+        kwargs,
+        serializer,
+        max_attempts if type(max_attempts) is int else int(max_attempts),
+        float(timeout) if timeout else None,
+        float(ttl),
+        float(enqueued_at),
+        None if run_at is None else float(run_at),
+    )
+
+
+#: The types a number of the payload may have (``bool`` is not one), and the serializers a worker knows.
+_NUMBERS = (int, float)
+_SERIALIZERS = ("json", "dill")
+
+
+def _check_fields(body: dict[str, Any]) -> None:
+    """Raise ``PayloadError`` naming the first field of ``body`` that is missing or malformed."""
     for key in ("id", "name", "queue"):
         if not isinstance(body.get(key), str):
             raise PayloadError(f"field {key} is {_show(body.get(key))}, not a string")
     serializer = body.get("serializer", "json")
-    if serializer not in ("json", "dill"):
+    if serializer not in _SERIALIZERS:
         raise PayloadError(f"field serializer is {_show(serializer)}, not 'json' or 'dill'")
-    args, kwargs = _decode_arguments(body, secret) if with_arguments else ([], {})
-    return Envelope(
-        id=body["id"],
-        name=body["name"],
-        queue=body["queue"],
-        args=tuple(args),
-        kwargs=kwargs,
-        serializer=serializer,
-        max_attempts=_count(body, "max_attempts", 1),
-        timeout_s=_seconds(body, "timeout", None, optional=True) or None,
-        result_ttl_s=_seconds(body, "result_ttl", 86400.0, optional=False) or 0.0,
-        enqueued_at=_time(body, "enqueued_at", 0.0, optional=False) or 0.0,
-        run_at=_time(body, "run_at", None, optional=True),
-    )
+    _count(body, "max_attempts", 1)
+    _seconds(body, "timeout", None, optional=True)
+    _seconds(body, "result_ttl", 86400.0, optional=False)
+    _time(body, "enqueued_at", 0.0, optional=False)
+    _time(body, "run_at", None, optional=True)
 
 
 def _count(body: dict[str, Any], key: str, default: int) -> int:
