@@ -31,6 +31,7 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from . import config
+from .console import tolerant_output
 from .journal import OutcomeJournal
 from .model import Lease, Outcome
 from .signals import install_stop_signals
@@ -264,15 +265,6 @@ def _give_up(worker: Worker) -> None:
     if os.getpgid(0) == os.getpid():  # this process and whatever its jobs started: nothing outlives the grace
         os.killpg(0, signal.SIGKILL)
     os._exit(0)
-
-
-def tolerant_output() -> None:
-    """Text that is not valid UTF-8 (a damaged record's id in a log line) is printed escaped, never raising."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            with contextlib.suppress(ValueError, OSError):
-                reconfigure(errors="backslashreplace")
 
 
 def spec_for(base: ChildSpec, slot: int) -> ChildSpec:

@@ -15,6 +15,7 @@ from pathlib import Path
 from . import config, registry, scheduler
 from .backends.base import Backend
 from .child import ChildSpec
+from .console import tolerant_output
 from .errors import BackendUnavailable, ConfigurationError
 from .pool import PoolSettings, Supervisor
 from .signals import install_stop_signals
@@ -26,6 +27,7 @@ log = logging.getLogger("tasks.cli")
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         move_secret_url_off_command_line()
+    tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -184,3 +185,20 @@ def test_an_unsupported_url_is_a_clear_error(prefix: str) -> None:
     assert done.returncode == 2
     assert "unsupported backend URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_failed_lists_a_record_whose_bytes_are_not_utf8(cli: Cli) -> None:
+    # Given a job written by hand whose id and payload are not UTF-8, failed by a worker's reserve
+    backend: Any = get_backend()
+    qk = backend.keys.queue("default")
+    backend.client.hset(qk.job_prefix.encode() + b"bad-\xff", mapping={"payload": b"{\xfe}", "max_attempts": 1})
+    backend.client.rpush(qk.ready, b"bad-\xff")
+    drain()
+
+    # When the failed jobs are listed
+    status, out, err = cli("failed", "default")
+
+    # Then the listing shows it, the bytes escaped, with the reason
+    assert status == 0, err
+    [row] = [line for line in out.splitlines() if "MalformedJob" in line]
+    assert "bad-\\udcff" in row and "not valid UTF-8" in row
