@@ -260,7 +260,10 @@ def _supervisor_gone(holder: Sequence[Worker], grace_s: float) -> None:
 
 def _give_up(worker: Worker) -> None:
     log.warning("supervisor gone and the grace is over: putting running jobs back and exiting")
-    worker.abandon()
+    try:
+        worker.abandon()
+    except Exception:  # exit all the same: leases bring back what was not put back
+        log.exception("putting jobs back failed")
     logging.shutdown()
     if os.getpgid(0) == os.getpid():  # this process and whatever its jobs started: nothing outlives the grace
         os.killpg(0, signal.SIGKILL)

@@ -28,6 +28,10 @@ from .serialization import Envelope, PayloadError, Serializer, decode_envelope, 
 
 log = logging.getLogger("tasks.worker")
 
+#: The longest soft timeout the timer is set for (about 31 years): the system's timer takes no longer, and a
+#: longer timeout is no limit in practice.
+LONGEST_TIMER_S = 1e9
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -208,7 +212,7 @@ def soft_timeout(timeout_s: float | None) -> Iterator[None]:
         raise JobTimeout(f"job ran past its timeout of {timeout_s} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, min(timeout_s, LONGEST_TIMER_S))
     started = time.monotonic()
     try:
         yield

@@ -143,8 +143,10 @@ class Worker:
         the jobs go back at once instead of when their leases expire, and only the stuck job runs again.
         """
         self.stop()
-        with contextlib.suppress(BackendUnavailable):  # else their leases bring them back
+        try:
             self._write_pending()
+        except Exception as exc:  # their leases bring them back
+            log.warning("outcomes not written before exiting (%s)", exc)
         self._release(self._ledger.unfinished())
 
     @property
@@ -318,10 +320,9 @@ class Worker:
             for lease in leases:
                 self.backend.release(lease, now=self.clock())
                 released.append(lease)
-        except BackendUnavailable:
-            log.warning(
-                "%d job(s) not released (backend away): their leases will bring them back", len(leases) - len(released)
-            )
+        except Exception as exc:  # the backend is away, or refused: nothing lost, only later
+            left = len(leases) - len(released)
+            log.warning("%d job(s) not released (%s): their leases will bring them back", left, exc)
         self._ledger.settle(released, [True] * len(released))
 
     def _wait(self) -> None:
@@ -368,7 +369,7 @@ class Worker:
             self._write_pending()
         except Exception as exc:
             log.warning(
-                "backend unavailable at shutdown (%s): leases will bring %d job(s) back to run again",
+                "outcomes not written at shutdown (%s): leases will bring %d job(s) back to run again",
                 exc,
                 len(self._ledger),
             )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tasks import queue
+from tasks import JobHandle, queue
 from tasks.config import get_backend
 from tasks.model import ERROR_TEXT_LIMIT, Lease
 from tasks.serialization import sign, verify
@@ -39,6 +39,16 @@ def test_a_payload_with_a_result_ttl_that_is_not_a_finite_duration_fails_at_once
     assert (error_type, "field result_ttl is" in message) == ("PayloadError", True)
     assert queue("default").failed()[0].attempts == 1
     assert good.result(timeout=5) == 2
+
+
+@pytest.mark.parametrize("timeout", [9_223_372_037, 1e300])
+def test_a_timeout_longer_than_any_timer_is_no_limit(timeout: float, app: str) -> None:
+    # Given a payload whose timeout is longer than the system's timer can be set for
+    handle = inject("default", envelope(timeout=timeout))
+
+    # When a worker runs it, Then it runs as a job with no limit
+    assert drain() == 0
+    assert JobHandle(handle, "default").result(timeout=5) == 3
 
 
 @pytest.mark.parametrize(

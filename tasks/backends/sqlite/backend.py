@@ -33,6 +33,8 @@ from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
 PROMOTE_LIMIT = 200
 #: Expired result records deleted per maintenance pass.
 PURGE_LIMIT = 1000
+#: Positions in a queue beyond this are damaged (``sql.TAIL_SANE``): counting on from them could overflow.
+_SANE_POSITION = 2**62
 #: An idle worker's poll: the first pause after activity, and the cap (the worst added pickup latency).
 POLL_FIRST_S, POLL_MAX_S = 0.005, 0.05
 
@@ -46,14 +48,22 @@ class _Positions:
 
     def tail(self, queue: str) -> int:
         if queue not in self._tails:
-            top = self.conn.execute(sql.TAIL, {"ns": self.ns, "queue": queue}).fetchone()[0]
-            self._tails[queue] = int(top or 0)
+            self._tails[queue] = self._position(sql.TAIL, sql.TAIL_SANE, queue) or 0
         self._tails[queue] += 1
         return self._tails[queue]
 
     def head(self, queue: str) -> int:
-        first = self.conn.execute(sql.HEAD, {"ns": self.ns, "queue": queue}).fetchone()[0]
-        return (1 if first is None else int(first)) - 1
+        first = self._position(sql.HEAD, sql.HEAD_SANE, queue)
+        return (1 if first is None else first) - 1
+
+    def _position(self, query: str, sane_query: str, queue: str) -> int | None:
+        """The position ``query`` finds; past a damaged one (a row written by hand), the one ``sane_query`` finds."""
+        params = {"ns": self.ns, "queue": queue}
+        found = self.conn.execute(query, params).fetchone()[0]
+        if found is None or (type(found) is int and abs(found) <= _SANE_POSITION):
+            return found
+        sane = self.conn.execute(sane_query, params).fetchone()[0]
+        return None if sane is None else int(sane)
 
 
 class SQLiteBackend(Backend):

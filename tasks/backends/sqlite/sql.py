@@ -19,14 +19,21 @@ WHERE jobs.expires_at IS NOT NULL AND jobs.expires_at <= :clock
 
 ADD_QUEUE = "INSERT OR IGNORE INTO queues (ns, name) VALUES (:ns, :queue)"
 
-#: The last and first position among a queue's ready jobs (``NULL`` when none is ready).
+#: The last and first position among a queue's ready jobs (``NULL`` when none is ready): one index lookup each.
 TAIL = "SELECT MAX(seq) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued'"
 HEAD = "SELECT MIN(seq) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued'"
+#: The same among positions that are sane integers, for when a damaged position (text, which sorts above every
+#: number; or a number near the limits of a 64-bit integer) came first: slower, and only then.
+_SANE = "typeof(seq) = 'integer' AND seq BETWEEN -4611686018427387904 AND 4611686018427387904"
+TAIL_SANE = f"SELECT MAX(seq) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' AND {_SANE}"
+HEAD_SANE = f"SELECT MIN(seq) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' AND {_SANE}"
 
-#: Scheduled jobs and retries whose time came, oldest due first.
+#: Scheduled jobs and retries whose time came, oldest due first. A due time that is not a number (a row written by
+#: hand) counts as due now: it would otherwise never come, and the job would wait for good.
 DUE = """
 SELECT rowid FROM jobs
-WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying') AND run_at <= :now
+WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying')
+    AND (run_at <= :now OR typeof(run_at) NOT IN ('integer', 'real'))
 ORDER BY run_at, rowid LIMIT :limit
 """
 PROMOTE = "UPDATE jobs SET state = 'queued', seq = :seq, run_at = NULL WHERE rowid = :rowid"
@@ -79,13 +86,17 @@ UPDATE jobs SET state = 'queued', seq = :seq, token = NULL, lease_expires_at = N
 WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
 """
 
+#: Leases that expired; a lease expiry that is not a number (a row written by hand) counts as expired, so that
+#: no job stays "running" for good.
 EXPIRED_LEASES = """
 SELECT rowid, attempts, max_attempts FROM jobs
-WHERE ns = :ns AND queue = :queue AND state = 'running' AND lease_expires_at <= :now
+WHERE ns = :ns AND queue = :queue AND state = 'running'
+    AND (lease_expires_at <= :now OR typeof(lease_expires_at) NOT IN ('integer', 'real'))
 ORDER BY lease_expires_at, rowid LIMIT :limit
 """
 ANY_LEASE_EXPIRED = """
-SELECT 1 FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'running' AND lease_expires_at <= :now LIMIT 1
+SELECT 1 FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'running'
+    AND (lease_expires_at <= :now OR typeof(lease_expires_at) NOT IN ('integer', 'real')) LIMIT 1
 """
 REQUEUE = "UPDATE jobs SET state = 'queued', seq = :seq, token = NULL, lease_expires_at = NULL WHERE rowid = :rowid"
 BURY = """
@@ -119,10 +130,14 @@ SELECT
 ANY_READY = "SELECT 1 FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' LIMIT 1"
 ANY_DUE = """
 SELECT 1 FROM jobs
-WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying') AND run_at <= :now LIMIT 1
+WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying')
+    AND (run_at <= :now OR typeof(run_at) NOT IN ('integer', 'real')) LIMIT 1
 """
 
-NEXT_DUE = "SELECT MIN(run_at) FROM jobs WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying')"
+NEXT_DUE = """
+SELECT MIN(run_at) FROM jobs
+WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying') AND typeof(run_at) IN ('integer', 'real')
+"""
 
 KNOWN_QUEUES = "SELECT name FROM queues WHERE ns = :ns ORDER BY name"
 
