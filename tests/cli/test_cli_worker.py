@@ -125,6 +125,7 @@ def test_with_tasks_secret_set_the_worker_refuses_unsigned_payloads(redis_app: s
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real worker process; the timeout is wall-clock timed")
 def test_a_job_past_its_timeout_is_stopped_in_a_real_worker(redis_app: str, prefix: str) -> None:
     handle = jobs.sleeper.delay(60)
     done = tasks_cli(["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix, timeout=45)
@@ -215,6 +216,7 @@ def test_a_worker_whose_backend_cannot_be_reached_exits_with_a_clear_message(pre
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real worker process started and signalled; its start and stop are wall-clock bounded")
 def test_a_running_worker_takes_new_jobs_and_stops_cleanly_on_sigterm(
     redis_app: str, prefix: str, tmp_path: Path
 ) -> None:

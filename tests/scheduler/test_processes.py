@@ -99,6 +99,7 @@ def assert_every_tick_once(all_runs: list[Run], first: float, last: float) -> No
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("three real pools; asserts each job starts within a second of its tick")
 def test_three_workers_fire_every_tick_once_within_a_second(processes: Processes, tmp_path: Path) -> None:
     # Given three workers (each runs a scheduler beside its pool) and an every-two-seconds schedule
     record = tmp_path / "runs.log"
@@ -149,6 +150,7 @@ def crash_once(processes: Processes, marker: Path) -> tuple[float, subprocess.Po
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("real scheduler processes on a wall-clock schedule; a stall can miss a wait")
 def test_a_scheduler_killed_between_enqueue_and_claim_loses_and_doubles_nothing(
     processes: Processes, tmp_path: Path
 ) -> None:
@@ -173,6 +175,7 @@ def test_a_scheduler_killed_between_enqueue_and_claim_loses_and_doubles_nothing(
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("real scheduler processes on a wall-clock schedule; a stall can miss a wait")
 def test_a_lone_scheduler_restarted_after_dying_between_enqueue_and_claim(
     processes: Processes, tmp_path: Path, redis_url: str, prefix: str
 ) -> None:

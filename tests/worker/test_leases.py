@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.redis]
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real pool with a 1.5 s lease; a stalled supervisor can let the lease lapse")
 def test_a_job_holding_the_gil_longer_than_its_lease_keeps_the_lease_and_runs_once(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
@@ -35,6 +36,7 @@ def test_a_job_holding_the_gil_longer_than_its_lease_keeps_the_lease_and_runs_on
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.rerun_once("two real pools and SIGSTOP; lease expiry is wall-clock timed")
 def test_a_frozen_pool_loses_its_lease_and_its_late_write_is_refused_and_logged(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
@@ -62,6 +64,7 @@ def test_a_frozen_pool_loses_its_lease_and_its_late_write_is_refused_and_logged(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real pools; asserts the return within a 0.6 s window of wall-clock time")
 def test_a_job_of_a_pool_killed_whole_comes_back_one_lease_after_it_began(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:

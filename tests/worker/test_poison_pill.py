@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.redis]
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real pool restarting processes; asserts an elapsed-time bound")
 def test_a_poison_pill_reaches_the_failed_set_after_max_attempts(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:

@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.redis]
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
 def test_a_burst_pool_drains_every_queue_and_exits_0(pools: Pools, inspector: Inspector) -> None:
     # Given 300 sync jobs and 20 async ones
     with bulk():
@@ -36,6 +37,7 @@ def test_a_burst_pool_drains_every_queue_and_exits_0(pools: Pools, inspector: In
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
 def test_a_killed_worker_process_is_replaced_and_the_reason_logged(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
@@ -60,6 +62,7 @@ def test_a_killed_worker_process_is_replaced_and_the_reason_logged(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
 def test_workers_lists_each_process_with_its_supervisor_queues_counts_and_current_job(
     pools: Pools, redis_backend: RedisBackend, redis_url: str, prefix: str
 ) -> None:
@@ -98,6 +101,7 @@ def test_workers_lists_each_process_with_its_supervisor_queues_counts_and_curren
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real pool; asserts wall-clock bounds of 1.5 s and 5 s")
 def test_async_jobs_share_one_process_while_sync_jobs_keep_running(pools: Pools, inspector: Inspector) -> None:
     # Given one worker process allowed 10 async jobs in flight
     pool = pools.start("--concurrency", "1", "--async-concurrency", "10")
@@ -117,6 +121,7 @@ def test_async_jobs_share_one_process_while_sync_jobs_keep_running(pools: Pools,
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
 def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
@@ -140,6 +145,7 @@ def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real processes; asserts the grace within a 0.6 s margin of wall-clock time")
 def test_an_orphaned_worker_process_puts_a_stuck_job_back_once_the_grace_is_over(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
