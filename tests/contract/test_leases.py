@@ -8,7 +8,7 @@ from tasks.backends.base import Backend
 from tasks.model import ErrorInfo
 from tests.contract import procs
 from tests.contract.conftest import Clock, Target, new_job
-from tests.contract.contention import in_processes, in_threads
+from tests.contract.contention import in_processes, in_threads, with_own_backends
 
 ERROR = ErrorInfo("ValueError", "boom", "Traceback ...")
 
@@ -18,16 +18,15 @@ def test_concurrent_reservers_in_threads_never_share_a_job(target: Target, backe
     ids = [f"j{i}" for i in range(300)]
     backend.enqueue_many([new_job("q", j, now=clock()) for j in ids], now=clock())
 
-    # When four threads, each with its own backend handle, reserve until the queue is empty
-    def drain() -> list[str]:
-        mine = target.open()
+    # When four threads, each with its own backend handle, reserve until the queue is empty (each reading
+    # whatever it reads before its first write ahead of any thread's first write)
+    def drain(mine: Backend) -> list[str]:
         taken: list[str] = []
         while leases := mine.reserve(["q"], worker_id="t", now=clock(), lease_s=60, count=1 + len(taken) % 3):
             taken += [lease.job_id for lease in leases]
-        mine.close()
         return taken
 
-    results = in_threads(4, drain)
+    results = with_own_backends(4, target, drain)
 
     # Then every job was taken exactly once
     taken = [job_id for result in results for job_id in result]
@@ -106,13 +105,7 @@ def test_requeue_expired_respects_its_limit_and_is_safe_from_many_callers(
     clock.advance(10)
     assert backend.requeue_expired(["q"], now=clock(), limit=5) == (5, 0)
 
-    def requeue() -> tuple[int, int]:
-        mine = target.open()
-        result = mine.requeue_expired(["q"], now=clock(), limit=100)
-        mine.close()
-        return result
-
-    results = in_threads(4, requeue)
+    results = with_own_backends(4, target, lambda mine: mine.requeue_expired(["q"], now=clock(), limit=100))
     assert sum(r[0] for r in results) == 35
     assert backend.queue_stats("q").ready == 40
 
@@ -191,6 +184,7 @@ def test_one_backend_object_is_safe_to_share_between_threads(backend: Backend, c
         return taken
 
     # Then every job is taken exactly once
+    backend.ping()  # the store exists before the threads contend
     taken = [job_id for result in in_threads(4, produce_then_take) for job_id in result]
     assert len(taken) == len(set(taken)) == 200
     assert backend.queue_stats("q").running == 200
