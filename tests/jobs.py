@@ -258,3 +258,11 @@ def record_start_and_end(key: str, seconds: float) -> str:
     record(f"{key}:start")
     time.sleep(seconds)
     return record(f"{key}:end")
+
+
+@job(name="tests.dies_after", max_attempts=1)
+def dies_after(key: str, seconds: float) -> None:
+    """Record ``key``, then kill its own worker process ``seconds`` later (``os._exit(1)``): a crash mid-job."""
+    record(key)
+    time.sleep(seconds)
+    os._exit(1)
