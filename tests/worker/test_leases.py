@@ -15,6 +15,9 @@ from tests.worker.conftest import Inspector, Pools, records, wait_for_workers
 
 pytestmark = [pytest.mark.redis]
 
+#: The lease of the pools killed whole.
+LEASE_S = 2.0
+
 
 @pytest.mark.timeout(60)
 @pytest.mark.rerun_once("real pool with a 1.5 s lease; a stalled supervisor can let the lease lapse")
@@ -69,17 +72,23 @@ def test_a_job_of_a_pool_killed_whole_comes_back_one_lease_after_it_began(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
     # Given two idle pools with a 2 s lease (an idle wait for jobs lasts up to 1 s)
-    both = [pools.start("--concurrency", "1", "--lease", "2") for _ in range(2)]
+    both = [pools.start("--concurrency", "1", "--lease", str(LEASE_S)) for _ in range(2)]
     children = {pool.pid: wait_for_workers(redis_backend, pool, 1) for pool in both}
 
-    # When one of them begins a long job, and that whole pool is killed mid-job (a machine losing power), after
-    # its supervisor's tick (0.1 s) has read the worker's report of the job
+    # When one of them begins a long job, and that whole pool is killed mid-job (a machine losing power), once the
+    # job's lease runs one lease from now: the reserve that ended the idle wait leased it for up to a wait longer,
+    # and the supervisor renews it when its tick (0.1 s) reads the worker's report of the job
     job = jobs.record_start_and_end.delay("lost", 30)
     wait_until(lambda: "lost:start" in records(pools.record), timeout=10, interval=0.005)
     began = time.time()
     [(holder,)] = inspector.fields([job.id], "worker")
     doomed = next(pool for pool in both if f":{children[pool.pid][0]}:" in str(holder))
-    time.sleep(0.3)  # mid-job: the job runs for 30 s
+    wait_until(
+        lambda: (inspector.client.zscore(inspector.keys.leases, job.id) or 0) <= time.time() + LEASE_S + 0.05,
+        timeout=5,
+        interval=0.005,
+        message="the lease renewed to one lease from now",
+    )
     doomed.kill_group()
     wait_until(lambda: inspector.fields([job.id], "attempts") == [["2"]], timeout=10, interval=0.01)
     back = time.time() - began

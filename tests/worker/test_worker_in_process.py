@@ -1,4 +1,5 @@
-"""The worker loop in this process, over ``memory://``: outages, lost leases, async concurrency. Fast and exact."""
+"""The worker loop in this process, over ``memory://`` (and SQLite where a promise holds on both): outages, lost
+leases, async concurrency, heartbeats. Fast and exact."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from tasks import queue
 from tasks.backends.redis import RedisBackend
+from tasks.config import get_backend
 from tasks.errors import BackendUnavailable
 from tasks.model import Lease
 from tasks.worker import Worker, WorkerSettings
@@ -117,3 +119,39 @@ def test_async_jobs_run_together_while_a_sync_job_runs_on_the_main_thread(
     finally:
         worker.stop()
         thread.join(timeout=10)
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("app", ["memory_app", "sqlite_app"])
+def test_a_worker_without_a_supervisor_keeps_the_lease_of_a_job_longer_than_it_and_runs_it_once(
+    app: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a 3 s job, and a plain worker (as memory:// runs it: no supervisor renews its leases) with a 1 s lease
+    request.getfixturevalue(app)
+    monkeypatch.setenv("TASKS_TEST_RECORD", str(tmp_path / "record.txt"))
+    handle = jobs.sleep_then_record.delay("long", 3.0)
+    backend = get_backend()
+    worker = Worker(backend, WorkerSettings(queues=["default"], lease_s=1, burst=True))
+
+    # And maintenance requeuing expired leases every 0.1 s meanwhile, as every other worker does once a second
+    stop = threading.Event()
+    requeued: list[tuple[int, int]] = []
+
+    def maintain() -> None:
+        while not stop.wait(0.1):
+            requeued.append(backend.requeue_expired(["default"], now=time.time()))
+
+    maintenance = threading.Thread(target=maintain)
+    maintenance.start()
+    try:
+        # When the worker runs it
+        assert worker.run() == 0
+    finally:
+        stop.set()
+        maintenance.join(timeout=10)
+
+    # Then its heartbeat kept the lease alive: the job ran once, on its first attempt, and succeeded
+    assert (tmp_path / "record.txt").read_text().split() == ["long"]
+    status = backend.status("default", handle.id)
+    assert status is not None and (status.state, status.attempts) == ("succeeded", 1)
+    assert len(requeued) >= 20 and set(requeued) == {(0, 0)}
