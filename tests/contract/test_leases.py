@@ -78,6 +78,22 @@ def test_an_expired_lease_is_requeued_with_its_attempt_spent(backend: Backend, c
     assert backend.reserve(["q"], worker_id="w2", now=clock() + 10, lease_s=10)[0].attempt == 2
 
 
+def test_only_leases_expired_by_now_are_requeued(backend: Backend, clock: Clock) -> None:
+    # Given two jobs leased at once, one for 10 s and one for 10.5 s
+    backend.enqueue_many([new_job("q", "a", now=clock()), new_job("q", "b", now=clock())], now=clock())
+    backend.reserve(["q"], worker_id="w", now=clock(), lease_s=10)
+    backend.reserve(["q"], worker_id="w", now=clock(), lease_s=10.5)
+
+    # When the first has expired and the second is about to
+    assert backend.requeue_expired(["q"], now=clock() + 10) == (1, 0)
+
+    # Then only the first went back; the second goes at its own expiry, not a moment before
+    assert backend.status("q", "a").state == "queued"  # type: ignore[union-attr]
+    assert backend.status("q", "b").state == "running"  # type: ignore[union-attr]
+    assert backend.requeue_expired(["q"], now=clock() + 10.499) == (0, 0)
+    assert backend.requeue_expired(["q"], now=clock() + 10.5) == (1, 0)
+
+
 def test_a_job_that_keeps_losing_its_worker_is_buried_when_attempts_are_spent(backend: Backend, clock: Clock) -> None:
     # Given a job with two attempts whose workers both vanish
     backend.enqueue(new_job("q", "a", now=clock(), max_attempts=2), now=clock())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tasks import queue
+from tasks import bulk, queue
 from tasks.backends.redis import RedisBackend
 from tasks.config import get_backend
 from tasks.errors import BackendUnavailable
@@ -155,3 +155,44 @@ def test_a_worker_without_a_supervisor_keeps_the_lease_of_a_job_longer_than_it_a
     status = backend.status("default", handle.id)
     assert status is not None and (status.state, status.attempts) == ("succeeded", 1)
     assert len(requeued) >= 20 and set(requeued) == {(0, 0)}
+
+
+def state_and_attempts(job_id: str) -> tuple[str, int]:
+    status = get_backend().status("default", job_id)
+    assert status is not None, f"job {job_id} is gone"
+    return status.state, status.attempts
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("app", ["memory_app", "sqlite_app"])
+def test_a_worker_stopped_mid_job_finishes_it_and_releases_what_it_reserved_uncharged(
+    app: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a worker warmed up by fast jobs (so it reserves fast jobs in batches), idle in a thread of its own
+    request.getfixturevalue(app)
+    record = tmp_path / "record.txt"
+    monkeypatch.setenv("TASKS_TEST_RECORD", str(record))
+    worker = Worker(get_backend(), WorkerSettings(queues=["default"]))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        with bulk():
+            warm = [jobs.record.delay(f"warm{i}").id for i in range(40)]
+        wait_until(lambda: {state_and_attempts(i)[0] for i in warm} == {"succeeded"}, timeout=10)
+
+        # When it reserves, in one batch, a 0.5 s job and 10 jobs behind it, and is stopped while the first runs
+        with bulk():
+            slow = jobs.record_start_and_end.delay("slow", 0.5)
+            behind = [jobs.record.delay(f"b{i}").id for i in range(10)]
+        wait_until(lambda: "slow:start" in record.read_text().split(), timeout=10, interval=0.002)
+        reserved = [i for i in behind if state_and_attempts(i)[0] == "running"]
+        worker.stop()
+    finally:
+        thread.join(timeout=10)
+
+    # Then the running job finished, and every job reserved behind it went back, uncharged, not leased any more
+    assert reserved, "no job was reserved behind the running one"
+    assert state_and_attempts(slow.id) == ("succeeded", 1)
+    assert {state_and_attempts(i) for i in behind} == {("queued", 0)}
+    assert get_backend().queue_stats("default").running == 0
+    assert not any(r.startswith("b") for r in record.read_text().split())
