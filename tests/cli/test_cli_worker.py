@@ -77,6 +77,16 @@ def test_a_wrong_password_is_a_clear_error_without_the_password(own_redis: Redis
     assert "Traceback" not in done.stderr
 
 
+def test_on_memory_the_worker_runs_in_its_own_process_without_a_pool(prefix: str) -> None:
+    # When a worker of 2 processes is asked for on memory:// (a store private to one process)
+    done = tasks_cli(["worker", "tests.jobs", "--burst", "--concurrency", "2"], url=f"memory://{prefix}", prefix=prefix)
+
+    # Then it runs one worker inside its own process, says so, and starts no worker process
+    assert done.returncode == 0, done.stderr
+    assert "running one worker in it, without the pool" in done.stderr
+    assert "worker process" not in done.stderr
+
+
 def test_queues_are_served_in_strict_priority_order(redis_app: str, prefix: str, tmp_path: Path) -> None:
     # Given default jobs queued before high ones
     record = tmp_path / "record.txt"

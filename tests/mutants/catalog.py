@@ -175,6 +175,12 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/worker/test_leases.py::test_a_job_of_a_pool_killed_whole_comes_back_one_lease_after_it_began",),
         "a whole machine's jobs would never come back",
     ),
+    Mutant(
+        "worker-ignores-prefetch", "worker", "tasks/worker.py",
+        "max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))",
+        "max(1, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6)))",
+        ("tests/worker/test_deaths.py::test_a_process_reserves_at_most_prefetch_jobs_at_once",),
+    ),
     # --- the supervisor (pool.py) and its worker processes (child.py) ------------------------------------------
     Mutant(
         "supervisor-charges-reserved-jobs", "supervisor", "tasks/pool.py",
@@ -191,6 +197,12 @@ MUTANTS: tuple[Mutant, ...] = (
             "[redis-busy loop that swallows JobTimeout]",
         ),
         "X2 of the audit: a job that swallows JobTimeout killed at timeout + 2 x grace (documented: + grace)",
+    ),
+    Mutant(
+        "supervisor-charges-timeout-bystanders", "supervisor", "tasks/pool.py",
+        "return None  # a bystander of another job's hard timeout", "return WorkerCrashed(cause)",
+        ("tests/worker/test_deaths.py::test_jobs_held_beside_a_job_killed_for_its_timeout_come_back_uncharged",),
+        "an async job running beside the one killed for its timeout must go back without charge",
     ),
     Mutant(
         "supervisor-never-relays-stop", "supervisor", "tasks/pool.py",

@@ -185,8 +185,13 @@ def test_three_schedulers_on_one_sqlite_file_enqueue_every_second_once(
     )
     window = {r.job_id for r in all_runs if first <= r.tick <= last}
     assert window <= set(stored) and max(stored.values()) == 1, stored
+
+    # ... and each job started within a second of its tick (an idle worker on SQLite polls every 50 ms at most)
+    lateness = [r.started - r.tick for r in all_runs if first <= r.tick <= last]
+    assert min(lateness) >= 0.0 and max(lateness) < 1.0, lateness
     by_process = Counter(name for name in names for job_id in window if job_id in sqlite_processes.log(name))
-    print(f"\nSQLite: {len(window)} ticks, each enqueued once and run once; enqueued by {dict(by_process)}")
+    print(f"\nSQLite: {len(window)} ticks, each enqueued once and run once, max lateness "
+          f"{max(lateness) * 1000:.1f} ms; enqueued by {dict(by_process)}")
 
 
 def crash_once(processes: Processes, marker: Path) -> tuple[float, subprocess.Popen[bytes]]:

@@ -21,11 +21,13 @@ import pytest
 import redis
 
 import tasks.config
+from tasks import bulk
 from tasks.backends.base import Backend
 from tasks.backends.redis import RedisBackend
 from tasks.backends.redis.keys import Keys
 from tasks.config import backend_from_url
 from tasks.model import JobStatus
+from tests import jobs
 from tests.conftest import REDIS_URL, require_redis
 from tests.support.processes import start_tasks
 from tests.support.waiting import wait_until
@@ -181,6 +183,23 @@ def site(request: pytest.FixtureRequest, prefix: str, tmp_path: Path, record_fil
     yield Site(request.param, backend, started)
     started.cleanup()
     backend.close()
+
+
+def one_warm_process(site: Site, *flags: str) -> tuple[Pool, int]:
+    """A pool of one worker process that has run 40 fast jobs (so it batches them) and is idle now."""
+    pool = site.pools.start("--concurrency", "1", *flags)
+    [child] = wait_for_workers(site.backend, pool, 1)
+    with bulk():
+        warm = [jobs.record.delay(f"warm{i}").id for i in range(40)]
+    wait_until(lambda: site.all_in(warm, "succeeded"), timeout=30, interval=0.05, message="warmed up")
+    return pool, child
+
+
+def not_begun(site: Site, ids: list[str]) -> list[str]:
+    """Of ``ids`` (record jobs keyed ``b<i>``), those leased now that have not recorded anything yet."""
+    ran = set(records(site.pools.record))
+    return [job_id for job_id, state in zip(ids, site.statuses(ids)) if state and state.state == "running"
+            and f"b{ids.index(job_id)}" not in ran]
 
 
 def worker_pids(backend: Backend, supervisor_pid: int) -> list[int]:

@@ -18,29 +18,12 @@ import pytest
 from tasks import bulk, queue
 from tests import jobs
 from tests.support.waiting import wait_until
-from tests.worker.conftest import Pool, Site, duplicates, records, wait_for_workers
+from tests.worker.conftest import Site, duplicates, not_begun, one_warm_process, records
 
 #: docs/workers.md: jobs held by a killed worker process are back on the queue "within about 20 ms".
 REDELIVERY_S = 0.020
 #: What this test allows on top: the supervisor, its datastore thread and the test share 2 busy cores.
 REDELIVERY_MARGIN_S = 0.080
-
-
-def one_warm_process(site: Site, warm_up: int = 40) -> tuple[Pool, int]:
-    """A pool of one worker process that has run ``warm_up`` fast jobs (so it batches them) and is idle now."""
-    pool = site.pools.start("--concurrency", "1")
-    [child] = wait_for_workers(site.backend, pool, 1)
-    with bulk():
-        warm = [jobs.record.delay(f"warm{i}").id for i in range(warm_up)]
-    wait_until(lambda: site.all_in(warm, "succeeded"), timeout=30, interval=0.05, message="warmed up")
-    return pool, child
-
-
-def not_begun(site: Site, ids: list[str]) -> list[str]:
-    """Of ``ids`` (record jobs keyed ``b<i>``), those leased now that have not recorded anything yet."""
-    ran = set(records(site.pools.record))
-    return [job_id for job_id, state in zip(ids, site.statuses(ids)) if state and state.state == "running"
-            and f"b{ids.index(job_id)}" not in ran]
 
 
 @pytest.mark.rerun_once("real pool; the test must look inside a 1 s job before it kills its process")
@@ -104,3 +87,51 @@ def test_jobs_held_by_a_killed_worker_process_are_back_within_about_20_ms(site: 
     assert site.attempts([slow.id]) == [2] and site.attempts(behind) == [1] * len(behind)
     assert not {k: n for k, n in duplicates(site.pools.record).items() if k.startswith("b")}
     assert pool.process.poll() is None
+
+
+@pytest.mark.rerun_once("real pool; a hard timeout is wall-clock timed")
+@pytest.mark.timeout(60)
+def test_jobs_held_beside_a_job_killed_for_its_timeout_come_back_uncharged(site: Site) -> None:
+    # Given a warm pool of one process with a 1 s grace
+    one_warm_process(site, "--grace", "1")
+
+    # When it reserves, in one batch, a 3 s async job (it runs on the process's event loop), a sync job that
+    # swallows JobTimeout (timeout=1), and 20 jobs behind them
+    with bulk():
+        nap = jobs.async_nap.delay("nap", 3.0)
+        stuck = jobs.stubborn_loop.delay(60)
+        behind = [jobs.record.delay(f"b{i}").id for i in range(20)]
+    wait_until(lambda: stuck.status() == "running", timeout=10, interval=0.005)
+    reserved = [i for i, s in zip(behind, site.statuses(behind)) if s and s.state == "running"]
+    assert reserved, "no job was reserved behind the stuck one"
+
+    # Then its process is killed past timeout + grace: the stuck job fails with JobTimeout, charged its attempt
+    wait_until(lambda: stuck.status() == "failed", timeout=15, interval=0.02, message="killed for its timeout")
+    [failed] = [r for r in queue("default").failed() if r.id == stuck.id]
+    assert (failed.error_type, failed.attempts) == ("JobTimeout", 1)
+
+    # And the jobs it held beside it, the async one it was running included, come back uncharged and run once
+    # (the async job has a single attempt: charged, it would have failed)
+    held = [nap.id, *behind]
+    wait_until(lambda: not {"queued", "running"} & set(site.states(held)), timeout=30, interval=0.05)
+    assert site.all_in(held, "succeeded") and site.attempts(held) == [1] * len(held)
+    assert sorted(r for r in records(site.pools.record) if r.startswith("b")) == sorted(f"b{i}" for i in range(20))
+    assert records(site.pools.record).count("nap") == 1
+
+
+@pytest.mark.rerun_once("real pool; the test must look inside a 1 s job")
+@pytest.mark.timeout(60)
+def test_a_process_reserves_at_most_prefetch_jobs_at_once(site: Site) -> None:
+    # Given a warm pool of one process that may reserve 5 jobs at once
+    one_warm_process(site, "--prefetch", "5")
+
+    # When a 1 s job and 20 fast jobs behind it are dispatched at once
+    with bulk():
+        slow = jobs.record_start_and_end.delay("slow", 1.0)
+        behind = [jobs.record.delay(f"b{i}").id for i in range(20)]
+    wait_until(lambda: "slow:start" in records(site.pools.record), timeout=10, interval=0.005, message="began")
+
+    # Then while it runs, the process holds 5 jobs: the slow one and 4 behind it, the rest still queued
+    assert site.running() == 5
+    assert site.states(behind) == {"running": 4, "queued": 16}
+    wait_until(lambda: site.all_in([slow.id, *behind], "succeeded"), timeout=30, interval=0.05, message="all ran")

@@ -16,8 +16,16 @@ import pytest
 from tasks import bulk
 from tests import jobs
 from tests.support.waiting import wait_until
-from tests.worker.conftest import Site, alive, duplicates, records, wait_for_workers, worker_pids
-from tests.worker.test_deaths import not_begun, one_warm_process
+from tests.worker.conftest import (
+    Site,
+    alive,
+    duplicates,
+    not_begun,
+    one_warm_process,
+    records,
+    wait_for_workers,
+    worker_pids,
+)
 
 
 @pytest.mark.rerun_once("real pool; the signal must land while a 1.5 s job runs")
