@@ -106,20 +106,20 @@ def test_workers_lists_each_process_with_its_supervisor_queues_counts_and_curren
 
 @pytest.mark.timeout(60)
 @pytest.mark.rerun_once("real pool; asserts wall-clock bounds of 1.5 s and 5 s")
-def test_async_jobs_share_one_process_while_sync_jobs_keep_running(pools: Pools, inspector: Inspector) -> None:
+def test_async_jobs_share_one_process_while_sync_jobs_keep_running(site: Site) -> None:
     # Given one worker process allowed 10 async jobs in flight
-    pool = pools.start("--concurrency", "1", "--async-concurrency", "10")
+    pool = site.pools.start("--concurrency", "1", "--async-concurrency", "10")
 
     # When 10 async jobs of 2 s and then a sync job are dispatched
-    naps = [jobs.async_nap.delay(f"nap{i}", 2.0) for i in range(10)]
-    wait_until(lambda: inspector.states([h.id for h in naps])["running"] == 10, timeout=20, interval=0.05)
+    naps = [jobs.async_nap.delay(f"nap{i}", 2.0).id for i in range(10)]
+    wait_until(lambda: site.states(naps)["running"] == 10, timeout=20, interval=0.05)
     began = time.monotonic()
     quick = jobs.add.delay(1, 1)
 
     # Then the sync job does not wait for them, and all 10 finish together (not one after another)
     assert quick.result(timeout=10) == 2
     assert time.monotonic() - began < 1.5
-    wait_until(lambda: inspector.all_in([h.id for h in naps], "succeeded"), timeout=10, interval=0.05)
+    wait_until(lambda: site.all_in(naps, "succeeded"), timeout=10, interval=0.05)
     assert time.monotonic() - began < 5
     assert pool.process.poll() is None
 

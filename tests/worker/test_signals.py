@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -94,3 +95,47 @@ def test_ctrl_c_to_the_process_group_stops_the_pool_gracefully(site: Site) -> No
     assert site.all_in([ids[i] for i in waiting], "queued")
     assert site.attempts([ids[i] for i in waiting]) == [0] * len(waiting)
     assert duplicates(site.pools.record) == {}
+
+
+@pytest.mark.rerun_once("real pool; asserts an exit within the grace plus a margin of wall-clock time")
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("site", ["sqlite"], indirect=True)  # on Redis: test_shutdown.py, with 10 processes
+def test_jobs_still_running_when_the_grace_ends_go_back_uncharged(site: Site) -> None:
+    # Given a pool of 2 with a 1 s grace, each process running a 30 s job
+    pool = site.pools.start("--concurrency", "2", "--grace", "1")
+    wait_for_workers(site.backend, pool, 2)
+    ids = [jobs.record_start_and_end.delay(f"j{i}", 30).id for i in range(2)]
+    wait_until(lambda: len(records(site.pools.record)) == 2, timeout=10, interval=0.01, message="2 begun")
+
+    # When the supervisor gets SIGTERM
+    pool.signal(signal.SIGTERM)
+
+    # Then it exits 0 once the grace is over, the jobs back on their queue with the attempt given back
+    began = time.monotonic()
+    assert pool.wait(timeout=15) == 0, pool.log_text()
+    assert time.monotonic() - began < 1 + 1.5
+    assert site.all_in(ids, "queued") and site.attempts(ids) == [0, 0]
+    assert not any(r.endswith(":end") for r in records(site.pools.record))
+
+
+@pytest.mark.rerun_once("real pool; asserts an exit within 2 s of wall-clock time")
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("site", ["sqlite"], indirect=True)  # on Redis: test_shutdown.py, leases included
+def test_a_second_sigint_exits_at_once_with_130_leaving_the_jobs_leased(site: Site) -> None:
+    # Given a pool of 2 whose processes each run a 30 s job
+    pool = site.pools.start("--concurrency", "2")
+    children = wait_for_workers(site.backend, pool, 2)
+    ids = [jobs.record_start_and_end.delay(f"i{i}", 30).id for i in range(2)]
+    wait_until(lambda: len(records(site.pools.record)) == 2, timeout=10, interval=0.01, message="2 begun")
+
+    # When the supervisor gets SIGINT twice
+    pool.signal(signal.SIGINT)
+    wait_until(lambda: "SIGINT received" in pool.log_text(), timeout=5, interval=0.02)
+    began = time.monotonic()
+    pool.signal(signal.SIGINT)
+
+    # Then it exits 130 at once, its processes killed, the jobs still leased (their leases bring them back)
+    assert pool.wait(timeout=5) == 130
+    assert time.monotonic() - began < 2
+    wait_until(lambda: not any(alive(pid) for pid in children), timeout=5, interval=0.02)
+    assert site.states(ids) == {"running": 2}
