@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tasks.backends.base import Backend
 from tasks.model import WorkerInfo
 from tests.contract import procs
@@ -22,6 +24,7 @@ def test_a_tick_is_claimed_once_and_only_if_later_than_the_last(backend: Backend
     assert backend.last_tick("nightly") == 160.5
 
 
+@pytest.mark.timeout(60)
 def test_a_tick_contended_by_threads_is_claimed_exactly_once(target: Target, backend: Backend) -> None:
     # When six threads, each with a backend of its own, claim the same tick, every one of them having read
     # whatever it reads before any of them writes (the interleaving that breaks a read-then-write claim)
@@ -32,6 +35,7 @@ def test_a_tick_contended_by_threads_is_claimed_exactly_once(target: Target, bac
     assert backend.last_tick("every-minute") == 1_700_000_000.0
 
 
+@pytest.mark.timeout(60)
 def test_a_later_tick_contended_by_threads_moves_the_record_once(target: Target, backend: Backend) -> None:
     # Given a tick on record
     assert backend.claim_tick("every-minute", 60.0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from tasks.backends.base import Backend
 from tasks.model import ErrorInfo
 from tests.contract import procs
@@ -13,6 +15,7 @@ from tests.contract.contention import in_processes, in_threads, with_own_backend
 ERROR = ErrorInfo("ValueError", "boom", "Traceback ...")
 
 
+@pytest.mark.timeout(60)
 def test_concurrent_reservers_in_threads_never_share_a_job(target: Target, backend: Backend, clock: Clock) -> None:
     # Given 300 jobs
     ids = [f"j{i}" for i in range(300)]
@@ -78,6 +81,7 @@ def test_an_expired_lease_is_requeued_with_its_attempt_spent(backend: Backend, c
     assert backend.reserve(["q"], worker_id="w2", now=clock() + 10, lease_s=10)[0].attempt == 2
 
 
+@pytest.mark.timeout(60)
 def test_only_leases_expired_by_now_are_requeued(backend: Backend, clock: Clock) -> None:
     # Given two jobs leased at once, one for 10 s and one for 10.5 s
     backend.enqueue_many([new_job("q", "a", now=clock()), new_job("q", "b", now=clock())], now=clock())
@@ -113,6 +117,7 @@ def test_a_job_that_keeps_losing_its_worker_is_buried_when_attempts_are_spent(ba
     assert backend.status("q", "a").state == "failed"  # type: ignore[union-attr]
 
 
+@pytest.mark.timeout(60)
 def test_requeue_expired_respects_its_limit_and_is_safe_from_many_callers(
     target: Target, backend: Backend, clock: Clock
 ) -> None:
@@ -187,6 +192,7 @@ def test_release_gives_the_attempt_back_and_puts_the_job_at_the_head(backend: Ba
     assert again[0].attempt == 1
 
 
+@pytest.mark.timeout(60)
 def test_one_backend_object_is_safe_to_share_between_threads(backend: Backend, clock: Clock) -> None:
     # Given one backend object used by producer and reserver threads at once (as a worker and its heartbeat do)
     def produce_then_take() -> list[str]:
