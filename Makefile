@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit install bench bench-smoke clean
+.PHONY: demo test lint types unit install mutants bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint types unit
+
+# Planted bugs, one at a time, in a copy of the repository: each must fail its tests (not part of `make test`).
+# MUTANTS_ARGS passes options through, e.g. make mutants MUTANTS_ARGS="--only heartbeat-never-renews -v".
+mutants: $(STAMP)
+	$(BIN)/python -m tests.mutants.run $(MUTANTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -36,16 +36,26 @@ def require_redis() -> None:
     pytest.skip(message)
 
 
-#: Test folders whose tests drive real processes, signals and wall-clock deadlines on a small shared machine.
-PROCESS_TEST_DIRS = ("worker", "scheduler", "cli", "sqlite", "contract")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests of real processes get one more try: a 2-core machine shared with other work can stall a process
-    past a deadline. A rerun is reported in the summary, and a test that fails twice still fails."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``rerun_once("why")`` becomes ``flaky(reruns=1)``: the one test that asked gets one more try, reported in
+    the summary (a test that fails twice still fails). Every other test runs once. A ``rerun_once`` without a
+    reason fails the collection: a rerun must say why the test cannot be made deterministic."""
+    missing = [item.nodeid for item in items if (mark := item.get_closest_marker("rerun_once")) and not _reason(mark)]
+    if missing:
+        raise pytest.UsageError(
+            "rerun_once needs a one-line reason, e.g. @pytest.mark.rerun_once(\"starts a pool; a stall can miss a "
+            "deadline\"): " + ", ".join(missing)
+        )
+    if not config.pluginmanager.hasplugin("rerunfailures"):  # ``-p no:rerunfailures``: every test runs once
+        return
     for item in items:
-        if Path(str(item.fspath)).parent.name in PROCESS_TEST_DIRS:
+        if item.get_closest_marker("rerun_once"):
             item.add_marker(pytest.mark.flaky(reruns=1))
+
+
+def _reason(mark: pytest.Mark) -> str:
+    reason = mark.args[0] if mark.args else mark.kwargs.get("reason", "")
+    return reason.strip() if isinstance(reason, str) and "\n" not in reason.strip() else ""
 
 
 @pytest.fixture

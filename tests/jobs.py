@@ -317,3 +317,27 @@ class RaisesOnLoad:
         import operator
 
         return (operator.truediv, (1, 0))
+
+
+@job(name="tests.dies_after", max_attempts=1)
+def dies_after(key: str, seconds: float) -> None:
+    """Record ``key``, then kill its own worker process ``seconds`` later (``os._exit(1)``): a crash mid-job."""
+    record(key)
+    time.sleep(seconds)
+    os._exit(1)
+
+
+@job(name="tests.dies_once", max_attempts=2, backoff=0)
+def dies_once(key: str) -> str:
+    """Kill its own worker process on the first attempt (``os._exit(1)``); record ``key`` on the second."""
+    if current_job().attempt == 1:
+        os._exit(1)
+    return record(key)
+
+
+@job(name="tests.record_pid_then_sleep", max_attempts=3, backoff=0)
+def record_pid_then_sleep(key: str, seconds: float) -> str:
+    """Record ``key:<pid of the worker process>``, then sleep: a test learns which process runs the job."""
+    record(f"{key}:{os.getpid()}")
+    time.sleep(seconds)
+    return key

@@ -76,6 +76,16 @@ def test_a_wrong_password_is_a_clear_error_without_the_password(own_redis: Redis
     assert "Traceback" not in done.stderr
 
 
+def test_on_memory_the_worker_runs_in_its_own_process_without_a_pool(prefix: str) -> None:
+    # When a worker of 2 processes is asked for on memory:// (a store private to one process)
+    done = tasks_cli(["worker", "tests.jobs", "--burst", "--concurrency", "2"], url=f"memory://{prefix}", prefix=prefix)
+
+    # Then it runs one worker inside its own process, says so, and starts no worker process
+    assert done.returncode == 0, done.stderr
+    assert "running one worker in it, without the pool" in done.stderr
+    assert "worker process" not in done.stderr
+
+
 def test_queues_are_served_in_strict_priority_order(redis_app: str, prefix: str, tmp_path: Path) -> None:
     # Given default jobs queued before high ones
     record = tmp_path / "record.txt"
@@ -124,6 +134,7 @@ def test_with_tasks_secret_set_the_worker_refuses_unsigned_payloads(redis_app: s
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real worker process; the timeout is wall-clock timed")
 def test_a_job_past_its_timeout_is_stopped_in_a_real_worker(redis_app: str, prefix: str) -> None:
     handle = jobs.sleeper.delay(60)
     done = tasks_cli(["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix, timeout=45)
@@ -214,6 +225,7 @@ def test_a_worker_whose_backend_cannot_be_reached_exits_with_a_clear_message(pre
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real worker process started and signalled; its start and stop are wall-clock bounded")
 def test_a_running_worker_takes_new_jobs_and_stops_cleanly_on_sigterm(
     redis_app: str, prefix: str, tmp_path: Path
 ) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tasks.backends.base import Backend
 from tasks.model import WorkerInfo
 from tests.contract import procs
 from tests.contract.conftest import Clock, Target
-from tests.contract.contention import in_processes, in_threads
+from tests.contract.contention import in_processes, with_own_backends
 
 
 def test_a_tick_is_claimed_once_and_only_if_later_than_the_last(backend: Backend) -> None:
@@ -22,15 +24,33 @@ def test_a_tick_is_claimed_once_and_only_if_later_than_the_last(backend: Backend
     assert backend.last_tick("nightly") == 160.5
 
 
+@pytest.mark.timeout(60)
 def test_a_tick_contended_by_threads_is_claimed_exactly_once(target: Target, backend: Backend) -> None:
-    def claim() -> bool:
-        mine = target.open()
-        won = mine.claim_tick("every-minute", 1_700_000_000.0)
-        mine.close()
-        return won
+    # When six threads, each with a backend of its own, claim the same tick, every one of them having read
+    # whatever it reads before any of them writes (the interleaving that breaks a read-then-write claim)
+    won = with_own_backends(6, target, lambda mine: mine.claim_tick("every-minute", 1_700_000_000.0))
 
-    assert sorted(in_threads(6, claim)) == [False] * 5 + [True]
+    # Then exactly one won it
+    assert sorted(won) == [False] * 5 + [True]
     assert backend.last_tick("every-minute") == 1_700_000_000.0
+
+
+@pytest.mark.timeout(60)
+def test_a_later_tick_contended_by_threads_moves_the_record_once(target: Target, backend: Backend) -> None:
+    # Given a tick on record
+    assert backend.claim_tick("every-minute", 60.0)
+
+    # When six threads claim the next one, and six others an older one, in the same interleaving
+    def claim(mine: Backend) -> bool:
+        return mine.claim_tick("every-minute", 120.0)
+
+    won = with_own_backends(6, target, claim)
+    stale = with_own_backends(6, target, lambda mine: mine.claim_tick("every-minute", 30.0))
+
+    # Then the later tick was won once, and the older one never
+    assert sorted(won) == [False] * 5 + [True]
+    assert stale == [False] * 6
+    assert backend.last_tick("every-minute") == 120.0
 
 
 def test_ticks_contended_by_processes_are_each_claimed_exactly_once(shared_target: Target) -> None:

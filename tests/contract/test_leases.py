@@ -4,30 +4,32 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from tasks.backends.base import Backend
 from tasks.model import ErrorInfo
 from tests.contract import procs
 from tests.contract.conftest import Clock, Target, new_job
-from tests.contract.contention import in_processes, in_threads
+from tests.contract.contention import in_processes, in_threads, with_own_backends
 
 ERROR = ErrorInfo("ValueError", "boom", "Traceback ...")
 
 
+@pytest.mark.timeout(60)
 def test_concurrent_reservers_in_threads_never_share_a_job(target: Target, backend: Backend, clock: Clock) -> None:
     # Given 300 jobs
     ids = [f"j{i}" for i in range(300)]
     backend.enqueue_many([new_job("q", j, now=clock()) for j in ids], now=clock())
 
-    # When four threads, each with its own backend handle, reserve until the queue is empty
-    def drain() -> list[str]:
-        mine = target.open()
+    # When four threads, each with its own backend handle, reserve until the queue is empty (each reading
+    # whatever it reads before its first write ahead of any thread's first write)
+    def drain(mine: Backend) -> list[str]:
         taken: list[str] = []
         while leases := mine.reserve(["q"], worker_id="t", now=clock(), lease_s=60, count=1 + len(taken) % 3):
             taken += [lease.job_id for lease in leases]
-        mine.close()
         return taken
 
-    results = in_threads(4, drain)
+    results = with_own_backends(4, target, drain)
 
     # Then every job was taken exactly once
     taken = [job_id for result in results for job_id in result]
@@ -79,6 +81,23 @@ def test_an_expired_lease_is_requeued_with_its_attempt_spent(backend: Backend, c
     assert backend.reserve(["q"], worker_id="w2", now=clock() + 10, lease_s=10)[0].attempt == 2
 
 
+@pytest.mark.timeout(60)
+def test_only_leases_expired_by_now_are_requeued(backend: Backend, clock: Clock) -> None:
+    # Given two jobs leased at once, one for 10 s and one for 10.5 s
+    backend.enqueue_many([new_job("q", "a", now=clock()), new_job("q", "b", now=clock())], now=clock())
+    backend.reserve(["q"], worker_id="w", now=clock(), lease_s=10)
+    backend.reserve(["q"], worker_id="w", now=clock(), lease_s=10.5)
+
+    # When the first has expired and the second is about to
+    assert backend.requeue_expired(["q"], now=clock() + 10) == (1, 0)
+
+    # Then only the first went back; the second goes at its own expiry, not a moment before
+    assert backend.status("q", "a").state == "queued"  # type: ignore[union-attr]
+    assert backend.status("q", "b").state == "running"  # type: ignore[union-attr]
+    assert backend.requeue_expired(["q"], now=clock() + 10.499) == (0, 0)
+    assert backend.requeue_expired(["q"], now=clock() + 10.5) == (1, 0)
+
+
 def test_a_job_that_keeps_losing_its_worker_is_buried_when_attempts_are_spent(backend: Backend, clock: Clock) -> None:
     # Given a job with two attempts whose workers both vanish
     backend.enqueue(new_job("q", "a", now=clock(), max_attempts=2), now=clock())
@@ -98,6 +117,7 @@ def test_a_job_that_keeps_losing_its_worker_is_buried_when_attempts_are_spent(ba
     assert backend.status("q", "a").state == "failed"  # type: ignore[union-attr]
 
 
+@pytest.mark.timeout(60)
 def test_requeue_expired_respects_its_limit_and_is_safe_from_many_callers(
     target: Target, backend: Backend, clock: Clock
 ) -> None:
@@ -106,13 +126,7 @@ def test_requeue_expired_respects_its_limit_and_is_safe_from_many_callers(
     clock.advance(10)
     assert backend.requeue_expired(["q"], now=clock(), limit=5) == (5, 0)
 
-    def requeue() -> tuple[int, int]:
-        mine = target.open()
-        result = mine.requeue_expired(["q"], now=clock(), limit=100)
-        mine.close()
-        return result
-
-    results = in_threads(4, requeue)
+    results = with_own_backends(4, target, lambda mine: mine.requeue_expired(["q"], now=clock(), limit=100))
     assert sum(r[0] for r in results) == 35
     assert backend.queue_stats("q").ready == 40
 
@@ -178,6 +192,7 @@ def test_release_gives_the_attempt_back_and_puts_the_job_at_the_head(backend: Ba
     assert again[0].attempt == 1
 
 
+@pytest.mark.timeout(60)
 def test_one_backend_object_is_safe_to_share_between_threads(backend: Backend, clock: Clock) -> None:
     # Given one backend object used by producer and reserver threads at once (as a worker and its heartbeat do)
     def produce_then_take() -> list[str]:
@@ -191,6 +206,7 @@ def test_one_backend_object_is_safe_to_share_between_threads(backend: Backend, c
         return taken
 
     # Then every job is taken exactly once
+    backend.ping()  # the store exists before the threads contend
     taken = [job_id for result in in_threads(4, produce_then_take) for job_id in result]
     assert len(taken) == len(set(taken)) == 200
     assert backend.queue_stats("q").running == 200

@@ -1,5 +1,6 @@
 """Real processes against real Redis: three workers fire each tick once; a crash between the steps of a tick
-neither loses nor doubles it. Every wait has a deadline (``wait_until``); nothing sleeps and hopes.
+neither loses nor doubles it. On a SQLite file: three schedulers fire an every-second schedule once per tick.
+Every wait has a deadline (``wait_until``); nothing sleeps and hopes.
 
 Ticks are read back from the jobs' own records (``scheduled_jobs.record_tick``): one line per run.
 """
@@ -21,14 +22,15 @@ from pathlib import Path
 import pytest
 
 from tasks.backends.redis import RedisBackend
-from tests.scheduler.names import CRASH_STATUS, EVERY_TWO_SECONDS
+from tests.scheduler.names import CRASH_STATUS, EVERY_SECOND, EVERY_TWO_SECONDS
 from tests.support.processes import kill_session, run_tasks, start_tasks
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-#: Imported by the processes only: importing it here would register its schedules in this test process.
+#: Imported by the processes only: importing them here would register their schedules in this test process.
 MODULE = "tests.scheduler.scheduled_jobs"
+SECOND_MODULE = "tests.scheduler.every_second"
 WATCHING = "scheduler: watching"
 
 
@@ -90,6 +92,15 @@ def processes(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[Processes
     group.stop_all()
 
 
+@pytest.fixture
+def sqlite_processes(sqlite_url: str, prefix: str, tmp_path: Path) -> Iterator[Processes]:
+    """Processes on a SQLite file of the test's own."""
+    assert SECOND_MODULE not in sys.modules
+    group = Processes(sqlite_url, prefix, tmp_path)
+    yield group
+    group.stop_all()
+
+
 def assert_every_tick_once(all_runs: list[Run], first: float, last: float) -> None:
     """Every even second in ``[first, last]`` ran exactly once, and no job id ran twice anywhere."""
     duplicates = [job_id for job_id, n in Counter(r.job_id for r in all_runs).items() if n > 1]
@@ -99,6 +110,7 @@ def assert_every_tick_once(all_runs: list[Run], first: float, last: float) -> No
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("three real pools; asserts each job starts within a second of its tick")
 def test_three_workers_fire_every_tick_once_within_a_second(processes: Processes, tmp_path: Path) -> None:
     # Given three workers (each runs a scheduler beside its pool) and an every-two-seconds schedule
     record = tmp_path / "runs.log"
@@ -139,6 +151,49 @@ def test_three_workers_fire_every_tick_once_within_a_second(processes: Processes
     print(f"ticks {len(window)}, duplicates 0, max lateness {max(lateness) * 1000:.1f} ms, stored by {by_process}")
 
 
+@pytest.mark.rerun_once("four real processes on 2 cores and a wall-clock schedule; a stall can miss a wait")
+@pytest.mark.timeout(120)
+def test_three_schedulers_on_one_sqlite_file_enqueue_every_second_once(
+    sqlite_processes: Processes, tmp_path: Path
+) -> None:
+    # Given three standalone schedulers and a worker, all processes on one SQLite file, and an every-second schedule
+    record = tmp_path / "runs.log"
+    names = [f"scheduler-{i}.log" for i in range(3)]
+    for name in names:
+        sqlite_processes.start("scheduler", SECOND_MODULE, log=name, TASKS_TEST_RECORD=str(record))
+    sqlite_processes.start(
+        "worker", SECOND_MODULE, "--no-scheduler", "--concurrency", "1", log="worker.log", TASKS_TEST_RECORD=str(record)
+    )
+    wait_until(lambda: all(WATCHING in sqlite_processes.log(n) for n in names), timeout=30, message="3 schedulers")
+
+    # When they fire the schedule side by side for 6 s
+    start = time.time()
+    end = start + 6
+    wait_until(lambda: any(r.tick > end for r in runs(record)), timeout=30, message="a tick after the window")
+    sqlite_processes.stop_all()
+
+    # Then every second of the window was enqueued by exactly one scheduler, and ran exactly once
+    all_runs = runs(record)
+    first, last = math.ceil(start), math.floor(end)
+    assert [job_id for job_id, n in Counter(r.job_id for r in all_runs).items() if n > 1] == []
+    assert sorted(r.tick for r in all_runs if first <= r.tick <= last) == [float(t) for t in range(first, last + 1)]
+    stored = Counter(
+        line.rsplit(" ", 1)[1]
+        for name in names
+        for line in sqlite_processes.log(name).splitlines()
+        if f"schedule {EVERY_SECOND}: tick" in line
+    )
+    window = {r.job_id for r in all_runs if first <= r.tick <= last}
+    assert window <= set(stored) and max(stored.values()) == 1, stored
+
+    # ... and each job started within a second of its tick (an idle worker on SQLite polls every 50 ms at most)
+    lateness = [r.started - r.tick for r in all_runs if first <= r.tick <= last]
+    assert min(lateness) >= 0.0 and max(lateness) < 1.0, lateness
+    by_process = Counter(name for name in names for job_id in window if job_id in sqlite_processes.log(name))
+    print(f"\nSQLite: {len(window)} ticks, each enqueued once and run once, max lateness "
+          f"{max(lateness) * 1000:.1f} ms; enqueued by {dict(by_process)}")
+
+
 def crash_once(processes: Processes, marker: Path) -> tuple[float, subprocess.Popen[bytes]]:
     """Wait for the crash hook to kill a process; returns the tick it died on and the dead process."""
     text = wait_until(lambda: marker.exists() and marker.read_text(), timeout=30, message="the crash")
@@ -149,6 +204,7 @@ def crash_once(processes: Processes, marker: Path) -> tuple[float, subprocess.Po
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("real scheduler processes on a wall-clock schedule; a stall can miss a wait")
 def test_a_scheduler_killed_between_enqueue_and_claim_loses_and_doubles_nothing(
     processes: Processes, tmp_path: Path
 ) -> None:
@@ -173,6 +229,7 @@ def test_a_scheduler_killed_between_enqueue_and_claim_loses_and_doubles_nothing(
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("real scheduler processes on a wall-clock schedule; a stall can miss a wait")
 def test_a_lone_scheduler_restarted_after_dying_between_enqueue_and_claim(
     processes: Processes, tmp_path: Path, redis_url: str, prefix: str
 ) -> None:

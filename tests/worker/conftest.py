@@ -18,8 +18,15 @@ from pathlib import Path
 import pytest
 import redis
 
+import tasks.config
+from tasks import bulk
+from tasks.backends.base import Backend
 from tasks.backends.redis import RedisBackend
 from tasks.backends.redis.keys import Keys
+from tasks.config import backend_from_url
+from tasks.model import JobStatus
+from tests import jobs
+from tests.conftest import REDIS_URL, require_redis
 from tests.support.processes import kill_session, signal_session, start_tasks
 from tests.support.waiting import wait_until
 
@@ -135,14 +142,75 @@ def inspector(redis_backend: RedisBackend) -> Inspector:
     return Inspector(redis_backend)
 
 
-def worker_pids(backend: RedisBackend, supervisor_pid: int) -> list[int]:
+@dataclass
+class Site:
+    """Pools on one backend (``kind``: ``redis`` or ``sqlite``), seen through the ``Backend`` contract only, so
+    that one test asserts the same promise on both: states and attempts come from ``status``."""
+
+    kind: str
+    backend: Backend
+    pools: Pools
+    queue: str = "default"
+
+    def statuses(self, ids: Sequence[str]) -> list[JobStatus | None]:
+        return [self.backend.status(self.queue, job_id) for job_id in ids]
+
+    def states(self, ids: Sequence[str]) -> Counter[str]:
+        return Counter(str(s.state) if s else "gone" for s in self.statuses(ids))
+
+    def all_in(self, ids: Sequence[str], state: str) -> bool:
+        return self.states(ids) == Counter({state: len(ids)})
+
+    def attempts(self, ids: Sequence[str]) -> list[int | None]:
+        return [s.attempts if s else None for s in self.statuses(ids)]
+
+    def running(self) -> int:
+        """Jobs leased now, by any process."""
+        return self.backend.queue_stats(self.queue).running
+
+
+@pytest.fixture(params=["redis", "sqlite"])
+def site(request: pytest.FixtureRequest, prefix: str, tmp_path: Path, record_file: Path) -> Iterator[Site]:
+    """Pools on the shared Redis (under this test's prefix) or on a SQLite file of the test's own; this process
+    is configured the same way, so ``delay()`` reaches them."""
+    if request.param == "redis":
+        require_redis()
+        url = REDIS_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    tasks.config.configure(url=url, prefix=prefix)
+    backend = backend_from_url(url, prefix=prefix)
+    started = Pools(url, prefix, tmp_path, record_file)
+    yield Site(request.param, backend, started)
+    started.cleanup()
+    backend.close()
+
+
+def one_warm_process(site: Site, *flags: str) -> tuple[Pool, int]:
+    """A pool of one worker process that has run 40 fast jobs (so it batches them) and is idle now."""
+    pool = site.pools.start("--concurrency", "1", *flags)
+    [child] = wait_for_workers(site.backend, pool, 1)
+    with bulk():
+        warm = [jobs.record.delay(f"warm{i}").id for i in range(40)]
+    wait_until(lambda: site.all_in(warm, "succeeded"), timeout=30, interval=0.05, message="warmed up")
+    return pool, child
+
+
+def not_begun(site: Site, ids: list[str]) -> list[str]:
+    """Of ``ids`` (record jobs keyed ``b<i>``), those leased now that have not recorded anything yet."""
+    ran = set(records(site.pools.record))
+    return [job_id for job_id, state in zip(ids, site.statuses(ids)) if state and state.state == "running"
+            and f"b{ids.index(job_id)}" not in ran]
+
+
+def worker_pids(backend: Backend, supervisor_pid: int) -> list[int]:
     """Pids of the live worker processes of one supervisor, as they announce themselves."""
     return sorted(
         w.pid for w in backend.workers(now=time.time()) if w.extra.get("supervisor_pid") == supervisor_pid
     )
 
 
-def wait_for_workers(backend: RedisBackend, pool: Pool, count: int, timeout: float = 20) -> list[int]:
+def wait_for_workers(backend: Backend, pool: Pool, count: int, timeout: float = 20) -> list[int]:
     return wait_until(
         lambda: (pids if len(pids := worker_pids(backend, pool.pid)) == count else None),
         timeout=timeout,

@@ -13,29 +13,35 @@ from tasks.backends.redis import RedisBackend
 from tests import jobs
 from tests.support.processes import run_tasks
 from tests.support.waiting import wait_until
-from tests.worker.conftest import Inspector, Pools, alive, duplicates, records, wait_for_workers, worker_pids
+from tests.worker.conftest import Inspector, Pools, Site, alive, duplicates, records, wait_for_workers, worker_pids
 
 pytestmark = [pytest.mark.redis]
 
 
 @pytest.mark.timeout(60)
-def test_a_burst_pool_drains_every_queue_and_exits_0(pools: Pools, inspector: Inspector) -> None:
-    # Given 300 sync jobs and 20 async ones
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
+def test_a_burst_pool_drains_every_queue_and_exits_0_even_when_a_process_dies(site: Site) -> None:
+    # Given a job that kills its process on its first attempt (first in the queue, so a process takes it alone:
+    # a fresh process reserves one job at a time), then 300 sync jobs and 20 async ones
     with bulk():
-        handles = [jobs.record.delay(f"s{i}") for i in range(300)]
-        handles += [jobs.async_nap.delay(f"a{i}", 0.05) for i in range(20)]
+        dies = jobs.dies_once.delay("dies")
+        ids = [jobs.record.delay(f"s{i}").id for i in range(300)]
+        ids += [jobs.async_nap.delay(f"a{i}", 0.05).id for i in range(20)]
 
     # When a pool of 2 runs in burst mode
-    pool = pools.start("--concurrency", "2", "--burst")
+    pool = site.pools.start("--concurrency", "2", "--burst")
 
-    # Then it exits 0 once all ran, each exactly once, and holds no lease
+    # Then it exits 0 once all ran, each exactly once (the dead process replaced, its job run again), holding no lease
     assert pool.wait(timeout=45) == 0, pool.log_text()
-    assert inspector.all_in([h.id for h in handles], "succeeded")
-    assert len(records(pools.record)) == 320 and not duplicates(pools.record)
-    assert inspector.leased() == []
+    assert "exited with code 1" in pool.log_text()
+    assert site.all_in([dies.id, *ids], "succeeded")
+    assert site.attempts([dies.id]) == [2]
+    assert len(records(site.pools.record)) == 321 and not duplicates(site.pools.record)
+    assert site.running() == 0
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
 def test_a_killed_worker_process_is_replaced_and_the_reason_logged(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
@@ -60,6 +66,7 @@ def test_a_killed_worker_process_is_replaced_and_the_reason_logged(
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
 def test_workers_lists_each_process_with_its_supervisor_queues_counts_and_current_job(
     pools: Pools, redis_backend: RedisBackend, redis_url: str, prefix: str
 ) -> None:
@@ -98,34 +105,39 @@ def test_workers_lists_each_process_with_its_supervisor_queues_counts_and_curren
 
 
 @pytest.mark.timeout(60)
-def test_async_jobs_share_one_process_while_sync_jobs_keep_running(pools: Pools, inspector: Inspector) -> None:
+@pytest.mark.rerun_once("real pool; asserts wall-clock bounds of 1.5 s and 5 s")
+def test_async_jobs_share_one_process_while_sync_jobs_keep_running(site: Site) -> None:
     # Given one worker process allowed 10 async jobs in flight
-    pool = pools.start("--concurrency", "1", "--async-concurrency", "10")
+    pool = site.pools.start("--concurrency", "1", "--async-concurrency", "10")
 
     # When 10 async jobs of 2 s and then a sync job are dispatched
-    naps = [jobs.async_nap.delay(f"nap{i}", 2.0) for i in range(10)]
-    wait_until(lambda: inspector.states([h.id for h in naps])["running"] == 10, timeout=20, interval=0.05)
+    naps = [jobs.async_nap.delay(f"nap{i}", 2.0).id for i in range(10)]
+    wait_until(lambda: site.states(naps)["running"] == 10, timeout=20, interval=0.05)
     began = time.monotonic()
     quick = jobs.add.delay(1, 1)
 
     # Then the sync job does not wait for them, and all 10 finish together (not one after another)
     assert quick.result(timeout=10) == 2
     assert time.monotonic() - began < 1.5
-    wait_until(lambda: inspector.all_in([h.id for h in naps], "succeeded"), timeout=10, interval=0.05)
+    wait_until(lambda: site.all_in(naps, "succeeded"), timeout=10, interval=0.05)
     assert time.monotonic() - began < 5
     assert pool.process.poll() is None
 
 
+#: docs/workers.md: an orphaned worker process puts back what still runs once ``--grace`` is over; what a test
+#: allows past the grace (the process notices the supervisor's death at once: its pipe reaches end-of-file).
+ORPHAN_MARGIN_S = 0.6
+
+
 @pytest.mark.timeout(60)
-def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
-    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
-) -> None:
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
+def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(site: Site) -> None:
     # Given a pool whose 2 processes each run a 3 s job, with more jobs queued behind them
-    pool = pools.start("--concurrency", "2")
-    pids = wait_for_workers(redis_backend, pool, 2)
-    running = [jobs.record_start_and_end.delay(f"r{i}", 3) for i in range(2)]
-    wait_until(lambda: {"r0:start", "r1:start"} <= set(records(pools.record)), timeout=10, interval=0.01)
-    queued = [jobs.add.delay(i, 1) for i in range(5)]
+    pool = site.pools.start("--concurrency", "2")
+    pids = wait_for_workers(site.backend, pool, 2)
+    running = [jobs.record_start_and_end.delay(f"r{i}", 3).id for i in range(2)]
+    wait_until(lambda: {"r0:start", "r1:start"} <= set(records(site.pools.record)), timeout=10, interval=0.01)
+    queued = [jobs.add.delay(i, 1).id for i in range(5)]
 
     # When the supervisor alone is killed with SIGKILL
     pool.signal(signal.SIGKILL)
@@ -133,19 +145,19 @@ def test_worker_processes_finish_their_job_and_exit_when_the_supervisor_dies(
 
     # Then each process finishes its job, takes no other, and exits
     wait_until(lambda: not any(alive(pid) for pid in pids), timeout=15, interval=0.05, message="children exited")
-    assert inspector.all_in([h.id for h in running], "succeeded")
-    assert sorted(records(pools.record)) == ["r0:end", "r0:start", "r1:end", "r1:start"]
-    assert inspector.states([h.id for h in queued])["queued"] == 5
-    assert inspector.leased() == []
+    assert site.all_in(running, "succeeded")
+    assert sorted(records(site.pools.record)) == ["r0:end", "r0:start", "r1:end", "r1:start"]
+    assert site.all_in(queued, "queued")
+    assert site.running() == 0
 
 
 @pytest.mark.timeout(60)
-def test_an_orphaned_worker_process_puts_a_stuck_job_back_once_the_grace_is_over(
-    pools: Pools, redis_backend: RedisBackend, inspector: Inspector
-) -> None:
+@pytest.mark.rerun_once("real processes; asserts the grace within a 0.6 s margin of wall-clock time")
+def test_an_orphaned_worker_process_puts_a_stuck_job_back_once_the_grace_is_over(site: Site) -> None:
     # Given a pool with a 1 s grace whose process runs a 30 s job with no timeout
-    pool = pools.start("--concurrency", "1", "--grace", "1")
-    [child] = wait_for_workers(redis_backend, pool, 1)
+    grace_s = 1.0
+    pool = site.pools.start("--concurrency", "1", "--grace", str(grace_s))
+    [child] = wait_for_workers(site.backend, pool, 1)
     stuck = jobs.sleep_then_record.delay("stuck", 30)
     wait_until(lambda: stuck.status() == "running", timeout=10, interval=0.02)
 
@@ -153,9 +165,12 @@ def test_an_orphaned_worker_process_puts_a_stuck_job_back_once_the_grace_is_over
     pool.signal(signal.SIGKILL)
     began = time.monotonic()
 
-    # Then the process itself puts the job back (attempt given back) after the grace, and exits
-    wait_until(lambda: not alive(child), timeout=10, interval=0.02, message="the orphan exited")
-    assert time.monotonic() - began < 1 + 3
+    # Then the process itself puts the job back (attempt given back) once the grace is over, and exits
+    wait_until(lambda: not alive(child), timeout=10, interval=0.01, message="the orphan exited")
+    took = time.monotonic() - began
+    print(f"\n{site.kind}: the orphan put its job back and exited {took:.2f} s after its supervisor died "
+          f"(grace {grace_s:g} s)")
+    assert grace_s - 0.05 <= took <= grace_s + ORPHAN_MARGIN_S, f"exited {took:.2f} s after its supervisor died"
     assert stuck.status() == "queued"
-    assert inspector.fields([stuck.id], "attempts") == [["0"]]
-    assert records(pools.record) == []
+    assert site.attempts([stuck.id]) == [0]
+    assert records(site.pools.record) == []

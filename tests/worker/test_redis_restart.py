@@ -33,6 +33,7 @@ def own_pools(own_redis: RedisServer, prefix: str, tmp_path: Path, record_file: 
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("restarts a redis-server under a real pool; reconnection is wall-clock timed")
 def test_the_pool_survives_a_redis_restart_and_reports_outcomes_reached_while_it_was_down(
     own_redis: RedisServer, own_pools: Pools
 ) -> None:
@@ -74,6 +75,7 @@ def test_the_pool_survives_a_redis_restart_and_reports_outcomes_reached_while_it
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.rerun_once("restarts a redis-server under a real pool; reconnection is wall-clock timed")
 def test_a_worker_process_killed_while_redis_is_down_has_its_job_settled_when_redis_is_back(
     own_redis: RedisServer, own_pools: Pools
 ) -> None:

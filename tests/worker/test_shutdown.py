@@ -30,6 +30,7 @@ def _ends(pools: Pools) -> list[str]:
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.rerun_once("a pool of 10 processes on 2 cores; the shutdown is wall-clock timed")
 def test_sigterm_lets_running_jobs_finish_then_exits_0(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
@@ -52,6 +53,7 @@ def test_sigterm_lets_running_jobs_finish_then_exits_0(
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("a pool of 10 processes on 2 cores; the grace is wall-clock timed")
 def test_jobs_still_running_when_the_grace_ends_go_back_uncharged_and_run_once_elsewhere(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:
@@ -79,6 +81,7 @@ def test_jobs_still_running_when_the_grace_ends_go_back_uncharged_and_run_once_e
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
 def test_a_stop_in_the_middle_of_a_stream_of_jobs_orphans_nothing_and_duplicates_nothing(
     pools: Pools, inspector: Inspector
 ) -> None:
@@ -105,6 +108,7 @@ def test_a_stop_in_the_middle_of_a_stream_of_jobs_orphans_nothing_and_duplicates
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.rerun_once("real pools; asserts an exit within 2 s and waits for lease expiry")
 def test_a_second_sigint_stops_at_once_and_leases_bring_the_jobs_back(
     pools: Pools, redis_backend: RedisBackend, inspector: Inspector
 ) -> None:

@@ -1,4 +1,5 @@
-"""The worker loop in this process, over ``memory://``: outages, lost leases, async concurrency. Fast and exact."""
+"""The worker loop in this process, over ``memory://`` (and SQLite where a promise holds on both): outages, lost
+leases, async concurrency, heartbeats. Fast and exact."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tasks import queue
+from tasks import bulk, queue
 from tasks.backends.redis import RedisBackend
+from tasks.config import get_backend
 from tasks.errors import BackendUnavailable
 from tasks.model import Lease
 from tasks.worker import Worker, WorkerSettings
@@ -117,3 +119,80 @@ def test_async_jobs_run_together_while_a_sync_job_runs_on_the_main_thread(
     finally:
         worker.stop()
         thread.join(timeout=10)
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("app", ["memory_app", "sqlite_app"])
+def test_a_worker_without_a_supervisor_keeps_the_lease_of_a_job_longer_than_it_and_runs_it_once(
+    app: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a 3 s job, and a plain worker (as memory:// runs it: no supervisor renews its leases) with a 1 s lease
+    request.getfixturevalue(app)
+    monkeypatch.setenv("TASKS_TEST_RECORD", str(tmp_path / "record.txt"))
+    handle = jobs.sleep_then_record.delay("long", 3.0)
+    backend = get_backend()
+    worker = Worker(backend, WorkerSettings(queues=["default"], lease_s=1, burst=True))
+
+    # And maintenance requeuing expired leases every 0.1 s meanwhile, as every other worker does once a second
+    stop = threading.Event()
+    requeued: list[tuple[int, int]] = []
+
+    def maintain() -> None:
+        while not stop.wait(0.1):
+            requeued.append(backend.requeue_expired(["default"], now=time.time()))
+
+    maintenance = threading.Thread(target=maintain)
+    maintenance.start()
+    try:
+        # When the worker runs it
+        assert worker.run() == 0
+    finally:
+        stop.set()
+        maintenance.join(timeout=10)
+
+    # Then its heartbeat kept the lease alive: the job ran once, on its first attempt, and succeeded
+    assert (tmp_path / "record.txt").read_text().split() == ["long"]
+    status = backend.status("default", handle.id)
+    assert status is not None and (status.state, status.attempts) == ("succeeded", 1)
+    assert len(requeued) >= 20 and set(requeued) == {(0, 0)}
+
+
+def state_and_attempts(job_id: str) -> tuple[str, int]:
+    status = get_backend().status("default", job_id)
+    assert status is not None, f"job {job_id} is gone"
+    return status.state, status.attempts
+
+
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("app", ["memory_app", "sqlite_app"])
+def test_a_worker_stopped_mid_job_finishes_it_and_releases_what_it_reserved_uncharged(
+    app: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given a worker warmed up by fast jobs (so it reserves fast jobs in batches), idle in a thread of its own
+    request.getfixturevalue(app)
+    record = tmp_path / "record.txt"
+    monkeypatch.setenv("TASKS_TEST_RECORD", str(record))
+    worker = Worker(get_backend(), WorkerSettings(queues=["default"]))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        with bulk():
+            warm = [jobs.record.delay(f"warm{i}").id for i in range(40)]
+        wait_until(lambda: {state_and_attempts(i)[0] for i in warm} == {"succeeded"}, timeout=10)
+
+        # When it reserves, in one batch, a 0.5 s job and 10 jobs behind it, and is stopped while the first runs
+        with bulk():
+            slow = jobs.record_start_and_end.delay("slow", 0.5)
+            behind = [jobs.record.delay(f"b{i}").id for i in range(10)]
+        wait_until(lambda: "slow:start" in record.read_text().split(), timeout=10, interval=0.002)
+        reserved = [i for i in behind if state_and_attempts(i)[0] == "running"]
+        worker.stop()
+    finally:
+        thread.join(timeout=10)
+
+    # Then the running job finished, and every job reserved behind it went back, uncharged, not leased any more
+    assert reserved, "no job was reserved behind the running one"
+    assert state_and_attempts(slow.id) == ("succeeded", 1)
+    assert {state_and_attempts(i) for i in behind} == {("queued", 0)}
+    assert get_backend().queue_stats("default").running == 0
+    assert not any(r.startswith("b") for r in record.read_text().split())

@@ -1,0 +1,276 @@
+"""The planted bugs of ``make mutants``: one small change each, and the tests that must catch it.
+
+An entry names the file, an exact snippet that must occur there exactly once, its replacement, and the test node
+ids to run (a file, a test, or a test with its parameters). When the code under ``tasks/`` changes, a snippet
+that no longer occurs makes its mutant "not applicable": re-target the entry (a snippet and a replacement) at the
+new code. Grow the list with each feature: every promise should have a mutant its tests are known to kill.
+
+Not collected by pytest (no ``test_`` prefix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug: ``find`` (exactly once in ``file``) becomes ``replace``; ``tests`` must then fail."""
+
+    name: str
+    layer: str
+    file: str
+    find: str
+    replace: str
+    tests: tuple[str, ...]
+    #: Why it matters, or why it survives when it cannot be killed.
+    note: str = ""
+    #: Seconds its test run may take before it counts as an error.
+    time_bound_s: float = 300.0
+
+
+CONTRACT = "tests/contract"
+LUA = "tasks/backends/redis/lua"
+SQL = "tasks/backends/sqlite/sql.py"
+SQLITE = "tasks/backends/sqlite/backend.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- Redis Lua: each transition one script ----------------------------------------------------------------
+    Mutant(
+        "lua-reserve-writes-no-lease", "redis-lua", f"{LUA}/reserve.lua",
+        "redis.call('ZADD', leases, expiry, id)", "local _ = expiry",
+        (f"{CONTRACT}/test_leases.py::test_an_expired_lease_is_requeued_with_its_attempt_spent",),
+        "a reserved job whose worker dies would never come back",
+    ),
+    Mutant(
+        "lua-complete-ignores-token", "redis-lua", f"{LUA}/complete.lua",
+        "if redis.call('HGET', key, 'token') == job[2] then", "if redis.call('EXISTS', key) == 1 then",
+        (f"{CONTRACT}/test_leases.py::test_writes_with_a_stale_token_change_nothing",),
+        "a stale worker would overwrite the result of the one that took over",
+    ),
+    Mutant(
+        "lua-retry-due-now-waits", "redis-lua", f"{LUA}/retry.lua",
+        "if tonumber(ARGV[3]) <= tonumber(ARGV[4]) then", "if tonumber(ARGV[3]) < tonumber(ARGV[4]) then",
+        (f"{CONTRACT}/test_outcomes.py::test_retry_due_now_goes_straight_back_to_the_queue",),
+    ),
+    Mutant(
+        "lua-fail-skips-failed-set", "redis-lua", f"{LUA}/fail.lua",
+        "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])", "local _ = KEYS[3]",
+        (f"{CONTRACT}/test_outcomes.py::test_fail_is_one_transition_into_the_failed_set",),
+    ),
+    Mutant(
+        "lua-release-charges-the-attempt", "redis-lua", f"{LUA}/release.lua",
+        "redis.call('HINCRBY', KEYS[1], 'attempts', -1)", "redis.call('HINCRBY', KEYS[1], 'attempts', 0)",
+        (f"{CONTRACT}/test_leases.py::test_release_gives_the_attempt_back_and_puts_the_job_at_the_head",),
+    ),
+    Mutant(
+        "lua-release-to-the-tail", "redis-lua", f"{LUA}/release.lua",
+        "redis.call('LPUSH', KEYS[3], ARGV[1])", "redis.call('RPUSH', KEYS[3], ARGV[1])",
+        (f"{CONTRACT}/test_leases.py::test_release_gives_the_attempt_back_and_puts_the_job_at_the_head",),
+    ),
+    Mutant(
+        "lua-extend-ignores-token", "redis-lua", f"{LUA}/extend.lua",
+        "if redis.call('HGET', KEYS[i], 'token') == token then", "if true then",
+        (f"{CONTRACT}/test_leases.py::test_a_heartbeat_extends_only_leases_still_held",),
+    ),
+    Mutant(
+        "lua-requeue-never-buries", "redis-lua", f"{LUA}/requeue_expired.lua",
+        "if tonumber(job[1]) >= tonumber(job[2]) then", "if tonumber(job[1]) > tonumber(job[2]) then",
+        (f"{CONTRACT}/test_leases.py::test_a_job_that_keeps_losing_its_worker_is_buried_when_attempts_are_spent",),
+        "a job that kills every worker would loop forever",
+    ),
+    # --- SQLite: each transition one BEGIN IMMEDIATE transaction -----------------------------------------------
+    Mutant(
+        "sqlite-claim-tick-check-then-act", "sqlite", SQLITE,
+        """        with self.db.write() as conn:
+            return conn.execute(sql.CLAIM_TICK, {"ns": self.ns, "schedule": schedule, "tick": tick}).rowcount == 1""",
+        """        last = self.last_tick(schedule)
+        if last is not None and last >= tick:
+            return False
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cron_ticks (ns, schedule, tick) VALUES (:ns, :schedule, :tick)",
+                {"ns": self.ns, "schedule": schedule, "tick": tick},
+            )
+        return True""",
+        (f"{CONTRACT}/test_cron_and_workers.py::test_a_tick_contended_by_threads_is_claimed_exactly_once[sqlite]",),
+        "a read of the last tick, then a separate write: two schedulers both claim (the threads are held at their "
+        "first write until all have read, so it fails every time)",
+    ),
+    Mutant(
+        "sqlite-release-charges-the-attempt", "sqlite", SQL,
+        "attempts = attempts - 1, ", "",
+        (f"{CONTRACT}/test_leases.py::test_release_gives_the_attempt_back_and_puts_the_job_at_the_head[sqlite]",),
+    ),
+    Mutant(
+        "sqlite-reserve-counts-no-attempt", "sqlite", SQL,
+        "attempts = attempts + 1, token", "attempts = attempts, token",
+        (f"{CONTRACT}/test_leases.py::test_reserve_counts_the_attempt_and_hands_out_a_fresh_token[sqlite]",),
+    ),
+    Mutant(
+        "sqlite-reserve-reuses-tokens", "sqlite", SQL,
+        "token = :token_base || id", "token = 'lease:' || id",
+        (f"{CONTRACT}/test_leases.py::test_writes_with_a_stale_token_change_nothing[sqlite]",),
+        "every lease of a job would carry the same token: a stale write would pass",
+    ),
+    Mutant(
+        "sqlite-enqueue-replaces-a-live-job", "sqlite", SQL,
+        "WHERE jobs.expires_at IS NOT NULL AND jobs.expires_at <= :clock", "WHERE 1",
+        (f"{CONTRACT}/test_queueing.py::test_enqueueing_an_id_that_exists_is_refused_and_changes_nothing[sqlite]",),
+        "a cron tick's deterministic id would no longer guard it",
+    ),
+    Mutant(
+        "sqlite-requeue-before-expiry", "sqlite", SQL,
+        "lease_expires_at <= :now\nORDER BY", "lease_expires_at <= :now + 1\nORDER BY",
+        (f"{CONTRACT}/test_leases.py::test_only_leases_expired_by_now_are_requeued[sqlite]",),
+        "a lease requeued up to 1 s early (a guard that looks for any expired lease first hides it when none is)",
+    ),
+    # --- retry maths, cron maths (pure) ------------------------------------------------------------------------
+    Mutant(
+        "retry-doubles-once-too-often", "retry", "tasks/retry.py",
+        "2.0 ** min(attempt - 1, MAX_DOUBLINGS)", "2.0 ** min(attempt, MAX_DOUBLINGS)",
+        ("tests/unit/test_retry_policy.py",),
+    ),
+    Mutant(
+        "retry-after-the-last-attempt", "retry", "tasks/retry.py",
+        "return attempt < max_attempts", "return attempt <= max_attempts",
+        ("tests/unit/test_retry_policy.py",),
+    ),
+    Mutant(
+        "cron-once-catches-up-everything", "cron", "tasks/cron.py",
+        '1 if misfire == "once" else MAX_CATCH_UP', 'MAX_CATCH_UP if misfire == "once" else 1',
+        ("tests/scheduler/test_cron.py",),
+    ),
+    Mutant(
+        "cron-repeated-hour-fires-late", "cron", "tasks/cron.py",
+        "first = wall.replace(tzinfo=tz, fold=0).timestamp()", "first = wall.replace(tzinfo=tz, fold=1).timestamp()",
+        ("tests/scheduler/test_cron.py",),
+        "a wall time that occurs twice must fire at its first occurrence",
+    ),
+    # --- executor: decide --------------------------------------------------------------------------------------
+    Mutant(
+        "executor-fail-is-retried", "executor", "tasks/executor.py",
+        "if isinstance(exc, Fail) or not has_attempts_left(", "if not has_attempts_left(",
+        ("tests/unit/test_retries.py::test_fail_goes_straight_to_the_failed_set",),
+    ),
+    Mutant(
+        "executor-retry-ignores-its-delay", "executor", "tasks/executor.py",
+        "return RetryAt(now + exc.delay_s, error)", "return RetryAt(now, error)",
+        ("tests/unit/test_retries.py::test_retry_with_a_delay_runs_again_after_exactly_that_delay",),
+    ),
+    # --- the worker loop ---------------------------------------------------------------------------------------
+    Mutant(
+        "worker-keeps-unstarted-jobs-at-stop", "worker", "tasks/worker.py",
+        "self._release(unstarted)", "self._release([])",
+        (
+            "tests/worker/test_worker_in_process.py"
+            "::test_a_worker_stopped_mid_job_finishes_it_and_releases_what_it_reserved_uncharged",
+        ),
+        "a stopped worker would leave reserved jobs leased until their lease expires (in a pool, the supervisor "
+        "releases what a process that exited still held, which hides it: the test runs a plain worker)",
+    ),
+    Mutant(
+        "worker-never-requeues-expired-leases", "worker", "tasks/worker.py",
+        "requeued, failed = self.backend.requeue_expired(self.settings.queues, now=now)", "requeued, failed = 0, 0",
+        ("tests/worker/test_leases.py::test_a_job_of_a_pool_killed_whole_comes_back_one_lease_after_it_began",),
+        "a whole machine's jobs would never come back",
+    ),
+    Mutant(
+        "worker-ignores-prefetch", "worker", "tasks/worker.py",
+        "max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))",
+        "max(1, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6)))",
+        ("tests/worker/test_deaths.py::test_a_process_reserves_at_most_prefetch_jobs_at_once",),
+    ),
+    # --- the supervisor (pool.py) and its worker processes (child.py) ------------------------------------------
+    Mutant(
+        "supervisor-charges-reserved-jobs", "supervisor", "tasks/pool.py",
+        'if not was_running or child.killed_for == "shutdown":',
+        'if child.killed_for == "shutdown" or (not was_running and child.killed_for):',
+        ("tests/worker/test_deaths.py",),
+        "X1 of the audit: the reserved-but-not-started jobs of a crashed process charged an attempt (WorkerCrashed)",
+    ),
+    Mutant(
+        "supervisor-hard-kill-after-two-graces", "supervisor", "tasks/pool.py",
+        "now > d + self.settings.grace_s]", "now > d + 2 * self.settings.grace_s]",
+        (
+            "tests/worker/test_timeouts.py::test_a_job_past_its_timeout_is_stopped_and_the_pool_keeps_serving"
+            "[redis-busy loop that swallows JobTimeout]",
+        ),
+        "X2 of the audit: a job that swallows JobTimeout killed at timeout + 2 x grace (documented: + grace)",
+    ),
+    Mutant(
+        "supervisor-charges-timeout-bystanders", "supervisor", "tasks/pool.py",
+        "return None  # a bystander of another job's hard timeout", "return WorkerCrashed(cause)",
+        ("tests/worker/test_deaths.py::test_jobs_held_beside_a_job_killed_for_its_timeout_come_back_uncharged",),
+        "an async job running beside the one killed for its timeout must go back without charge",
+    ),
+    Mutant(
+        "supervisor-never-relays-stop", "supervisor", "tasks/pool.py",
+        "            self._send(child, (STOP,))", "            pass",
+        ("tests/worker/test_shutdown.py::test_sigterm_lets_running_jobs_finish_then_exits_0",),
+        "SIGTERM to the supervisor would leave its worker processes running until the grace is over",
+    ),
+    Mutant(
+        "child-orphan-waits-two-graces", "child", "tasks/child.py",
+        "threading.Timer(grace_s, _give_up", "threading.Timer(2 * grace_s, _give_up",
+        ("tests/worker/test_pool.py::test_an_orphaned_worker_process_puts_a_stuck_job_back_once_the_grace_is_over",),
+        "X3 of the audit: a worker process whose supervisor died waits 2 x grace before it puts its job back",
+    ),
+    # --- heartbeat, and the supervisor's datastore thread (keeper) ---------------------------------------------
+    Mutant(
+        "heartbeat-never-renews", "heartbeat", "tasks/heartbeat.py",
+        "self._renew(self.ledger.held())", "self._renew([])",
+        (
+            "tests/worker/test_worker_in_process.py"
+            "::test_a_worker_without_a_supervisor_keeps_the_lease_of_a_job_longer_than_it_and_runs_it_once",
+        ),
+        "X6 of the audit: hidden in a pool by the supervisor's renewal; a plain worker (memory://) reruns a long job",
+        time_bound_s=120.0,
+    ),
+    Mutant(
+        "keeper-never-extends", "keeper", "tasks/keeper.py",
+        "self.backend.extend(live, now=time.time(), lease_s=self.lease_s)",
+        "self.backend.extend([], now=time.time(), lease_s=self.lease_s)",
+        ("tests/worker/test_leases.py::test_a_job_holding_the_gil_longer_than_its_lease_keeps_the_lease_and_runs_once",),
+        "a job holding the GIL starves its own heartbeat: only the supervisor keeps its lease",
+    ),
+    Mutant(
+        "keeper-dead-worker-stays-listed", "keeper", "tasks/keeper.py",
+        "self.backend.unregister_worker(worker_id)", "pass",
+        ("tests/worker/test_pool.py::test_a_killed_worker_process_is_replaced_and_the_reason_logged",),
+    ),
+    # --- the scheduler loop --------------------------------------------------------------------------------------
+    Mutant(
+        "scheduler-tick-ids-not-deterministic", "scheduler", "tasks/scheduler.py",
+        "replace(self.options, job_id=self.job_id(tick), run_at=None)",
+        "replace(self.options, job_id=None, run_at=None)",
+        ("tests/scheduler/test_scheduler.py",),
+        "a crash between enqueue and claim would fire the tick twice",
+    ),
+    Mutant(
+        "scheduler-misfire-ignores-the-record", "scheduler", "tasks/scheduler.py",
+        "last = self.backend.last_tick(schedule.name)", "last = None",
+        ("tests/scheduler/test_scheduler.py",),
+    ),
+    Mutant(
+        "scheduler-claims-the-first-tick", "scheduler", "tasks/scheduler.py",
+        "self.backend.claim_tick(schedule.name, ticks[-1])", "self.backend.claim_tick(schedule.name, ticks[0])",
+        ("tests/scheduler/test_scheduler.py",),
+    ),
+    # --- the producer: dispatch and bulk ---------------------------------------------------------------------------
+    Mutant(
+        "producer-later-sends-now", "producer", "tasks/producer.py",
+        "        run_at=options.run_at,\n        signature=", "        run_at=None,\n        signature=",
+        ("tests/unit/test_dispatch.py",),
+    ),
+    Mutant(
+        "producer-never-signs", "producer", "tasks/producer.py",
+        'signature=sign(secret, payload) if secret else ""', 'signature=""',
+        ("tests/unit/test_dill_and_signatures.py",),
+    ),
+    Mutant(
+        "producer-bulk-keeps-a-failed-nested-block", "producer", "tasks/producer.py",
+        "del outer.jobs[mark:]", "outer.jobs[:] = outer.jobs",
+        ("tests/unit/test_bulk.py",),
+    ),
+)  # fmt: skip
