@@ -14,7 +14,7 @@ from tasks.backends.redis import RedisBackend
 from tasks.backends.sqlite import SQLiteBackend
 from tasks.model import ErrorInfo
 from tests.contract.conftest import Clock, new_job
-from tests.contract.damage import InvalidText, delete_field, orphan_id, raw_job, set_field
+from tests.contract.damage import InvalidText, delete_field, orphan, orphan_id, raw_job, set_field
 
 DAMAGE = {
     "attempts-not-a-number": ("attempts", "x", "field attempts is 'x', not an integer >= 0"),
@@ -241,3 +241,41 @@ def test_complete_refuses_a_malformed_batch_before_writing_any_of_it(backend: Ba
     with pytest.raises(redis.ResponseError, match="job 2 of the batch is malformed"):
         rb.scripts.run("complete", [qk.leases], [clock(), qk.job_prefix, batch])
     assert backend.status("q", "a").state == "running"  # type: ignore[union-attr]
+
+
+# --- SQLite only: a row's position, due time and lease expiry ----------------------------------------------------
+
+
+@pytest.mark.parametrize("position", ["X", 2**63 - 1, -(2**63), 5.5, None])
+def test_a_damaged_position_in_the_queue_stops_no_enqueue_nor_reserve(
+    position: Any, backend: Backend, clock: Clock
+) -> None:
+    if not isinstance(backend, SQLiteBackend):
+        pytest.skip("a Redis list has no positions to damage")
+    # Given a ready row whose position was damaged (text, the limits of an integer, a fraction, none)
+    orphan(backend, "q", "ready", b"odd", position)
+
+    # When jobs are enqueued behind it, and one is released to the head
+    backend.enqueue_many([new_job("q", job_id, now=clock()) for job_id in ("a", "b")], now=clock())
+    [first] = [
+        lease
+        for lease in backend.reserve(["q"], worker_id="w", now=clock(), lease_s=30, count=10)
+        if lease.job_id == "a"
+    ]
+    assert backend.release(first, now=clock())
+
+    # Then every job is still served, the released one first among the good ones
+    leases = backend.reserve(["q"], worker_id="w", now=clock(), lease_s=30, count=10)
+    assert next(lease.job_id for lease in leases if lease.job_id != "odd") == "a"
+
+
+@pytest.mark.parametrize(("where", "value"), [("scheduled", "tomorrow"), ("leases", "never")])
+def test_a_due_time_or_lease_expiry_that_is_not_a_number_does_not_hold_a_job_for_good(
+    where: str, value: str, backend: Backend, clock: Clock
+) -> None:
+    if not isinstance(backend, SQLiteBackend):
+        pytest.skip("Redis scores are always numbers")
+    orphan(backend, "q", where, b"odd", value)
+    backend.requeue_expired(["q"], now=clock())
+    [lease] = backend.reserve(["q"], worker_id="w", now=clock(), lease_s=30, count=10)
+    assert lease.job_id == "odd"

@@ -33,6 +33,9 @@ CONTRACT = "tests/contract"
 LUA = "tasks/backends/redis/lua"
 SQL = "tasks/backends/sqlite/sql.py"
 SQLITE = "tasks/backends/sqlite/backend.py"
+MALFORMED = "tests/contract/test_malformed_records.py"
+HOSTILE = "tests/unit/test_hostile_jobs.py"
+CRASH = "tests/worker/test_crash_guarantees.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- Redis Lua: each transition one script ----------------------------------------------------------------
@@ -50,7 +53,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "lua-retry-due-now-waits", "redis-lua", f"{LUA}/retry.lua",
-        "if tonumber(ARGV[3]) <= tonumber(ARGV[4]) then", "if tonumber(ARGV[3]) < tonumber(ARGV[4]) then",
+        "if run_at <= now then", "if run_at < now then",
         (f"{CONTRACT}/test_outcomes.py::test_retry_due_now_goes_straight_back_to_the_queue",),
     ),
     Mutant(
@@ -60,7 +63,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "lua-release-charges-the-attempt", "redis-lua", f"{LUA}/release.lua",
-        "redis.call('HINCRBY', KEYS[1], 'attempts', -1)", "redis.call('HINCRBY', KEYS[1], 'attempts', 0)",
+        "math.max(attempts - 1, 0)", "attempts",
         (f"{CONTRACT}/test_leases.py::test_release_gives_the_attempt_back_and_puts_the_job_at_the_head",),
     ),
     Mutant(
@@ -75,7 +78,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "lua-requeue-never-buries", "redis-lua", f"{LUA}/requeue_expired.lua",
-        "if tonumber(job[1]) >= tonumber(job[2]) then", "if tonumber(job[1]) > tonumber(job[2]) then",
+        "elseif tonumber(attempts) >= tonumber(most) then", "elseif tonumber(attempts) > tonumber(most) then",
         (f"{CONTRACT}/test_leases.py::test_a_job_that_keeps_losing_its_worker_is_buried_when_attempts_are_spent",),
         "a job that kills every worker would loop forever",
     ),
@@ -99,17 +102,17 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "sqlite-release-charges-the-attempt", "sqlite", SQL,
-        "attempts = attempts - 1, ", "",
+        "THEN attempts - 1 ELSE 0 END", "THEN attempts ELSE 0 END",
         (f"{CONTRACT}/test_leases.py::test_release_gives_the_attempt_back_and_puts_the_job_at_the_head[sqlite]",),
     ),
     Mutant(
         "sqlite-reserve-counts-no-attempt", "sqlite", SQL,
-        "attempts = attempts + 1, token", "attempts = attempts, token",
+        "attempts >= 0 THEN attempts + 1 ELSE", "attempts >= 0 THEN attempts ELSE",
         (f"{CONTRACT}/test_leases.py::test_reserve_counts_the_attempt_and_hands_out_a_fresh_token[sqlite]",),
     ),
     Mutant(
         "sqlite-reserve-reuses-tokens", "sqlite", SQL,
-        "token = :token_base || id", "token = 'lease:' || id",
+        "token = :token_base || rowid", "token = 'lease:' || rowid",
         (f"{CONTRACT}/test_leases.py::test_writes_with_a_stale_token_change_nothing[sqlite]",),
         "every lease of a job would carry the same token: a stale write would pass",
     ),
@@ -121,7 +124,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "sqlite-requeue-before-expiry", "sqlite", SQL,
-        "lease_expires_at <= :now\nORDER BY", "lease_expires_at <= :now + 1\nORDER BY",
+        "(lease_expires_at <= :now OR typeof(lease_expires_at) NOT IN ('integer', 'real'))\nORDER BY",
+        "(lease_expires_at <= :now + 1 OR typeof(lease_expires_at) NOT IN ('integer', 'real'))\nORDER BY",
         (f"{CONTRACT}/test_leases.py::test_only_leases_expired_by_now_are_requeued[sqlite]",),
         "a lease requeued up to 1 s early (a guard that looks for any expired lease first hides it when none is)",
     ),
@@ -272,5 +276,91 @@ MUTANTS: tuple[Mutant, ...] = (
         "producer-bulk-keeps-a-failed-nested-block", "producer", "tasks/producer.py",
         "del outer.jobs[mark:]", "outer.jobs[:] = outer.jobs",
         ("tests/unit/test_bulk.py",),
+    ),
+    # --- reliability: hostile records, crash duplicates, process trees (docs/protocol.md, docs/workers.md) --------
+    Mutant(
+        "lua-reserve-leases-damaged-records", "redis-lua", f"{LUA}/reserve.lua",
+        "local why = problem(id, job)", "local why = nil",
+        (f"{MALFORMED}::test_a_damaged_record_goes_to_the_failed_set_with_its_reason_and_the_batch_goes_on",),
+        "a damaged counter would fail the script midway and lose the jobs already popped",
+    ),
+    Mutant(
+        "lua-requeue-trusts-the-counters", "redis-lua", f"{LUA}/requeue_expired.lua",
+        "elseif not count(attempts, 0) then", "elseif false then",
+        (f"{MALFORMED}::test_an_expired_lease_on_a_damaged_record_is_failed_not_stuck",),
+        "the script would fail after its ZREM: the job stuck running in no set",
+    ),
+    Mutant(
+        "sqlite-reserve-leases-damaged-records", "sqlite", SQLITE,
+        "why = records.problem(job_id, payload, max_attempts, attempts, enqueued_at, signature)", "why = None",
+        (f"{MALFORMED}::test_a_damaged_record_goes_to_the_failed_set_with_its_reason_and_the_batch_goes_on",),
+    ),
+    Mutant(
+        "sqlite-trusts-queue-positions", "sqlite", SQLITE,
+        "if found is None or (type(found) is int and abs(found) <= _SANE_POSITION):", "if True:",
+        (f"{MALFORMED}::test_a_damaged_position_in_the_queue_stops_no_enqueue_nor_reserve",),
+        "one row with a text position would break every enqueue to its queue",
+    ),
+    Mutant(
+        "decode-accepts-a-nan-ttl", "executor", "tasks/serialization.py",
+        "        and 0 <= ttl < math.inf\n", "        and ttl is not None\n",
+        (f"{HOSTILE}::test_a_payload_with_a_result_ttl_that_is_not_a_finite_duration_fails_at_once_without_running",),
+    ),
+    Mutant(
+        "verify-raises-on-foreign-signatures", "executor", "tasks/serialization.py",
+        "if not isinstance(signature, str) or not signature.isascii():", "if not isinstance(signature, str):",
+        (f"{HOSTILE}::test_a_signature_that_is_not_ours_never_verifies_and_never_raises",),
+        "a non-ASCII signature raised TypeError outside any try: a crash loop",
+    ),
+    Mutant(
+        "errors-stored-whole", "executor", "tasks/model.py",
+        "            if len(value) > limit:", "            if False:",
+        (f"{HOSTILE}::test_a_huge_error_is_stored_and_logged_capped",),
+    ),
+    Mutant(
+        "worker-loop-ends-on-an-unexpected-error", "worker", "tasks/worker.py",
+        "except Exception:  # a bug, or a write the datastore refused", "except ZeroDivisionError:  # a bug, or",
+        (f"{HOSTILE}::test_the_worker_loop_survives_unexpected_errors_and_writes_the_outcomes_afterwards",),
+    ),
+    Mutant(
+        "worker-decodes-before-taking-the-job-in-hand", "worker", "tasks/worker.py",
+        "        self._ledger.preparing(lease)\n", "",
+        (f"{CRASH}::test_a_job_that_kills_every_process_decoding_it_is_charged_each_time_and_ends",),
+        "a payload that kills its process while decoded would be put back uncharged, again and again",
+    ),
+    Mutant(
+        "ledger-clears-the-journal-too-early", "worker", "tasks/ledger.py",
+        "            if not self._finished:\n                self.events.drained()",
+        "            self.events.drained()",
+        ("tests/unit/test_journal.py::test_the_ledger_journals_each_outcome_and_clears_only_once_every_outcome_is_written",),
+    ),
+    Mutant(
+        "supervisor-ignores-the-journal", "supervisor", "tasks/pool.py",
+        "outcome = computed.get((job_id, lease.token))", "outcome = None",
+        (f"{CRASH}::test_a_process_that_dies_runs_none_of_the_jobs_it_had_finished_again",),
+        "a death would re-run every finished job whose outcome was not yet written (94 of 200 measured)",
+    ),
+    Mutant(
+        "supervisor-kills-only-the-worker", "supervisor", "tasks/pool.py",
+        "os.killpg(process.pid, signal.SIGKILL)", "os.kill(process.pid, 0)",
+        (f"{CRASH}::test_a_hard_timeout_stops_the_jobs_own_child_processes_too",),
+    ),
+    Mutant(
+        "child-joins-no-process-group", "child", "tasks/child.py",
+        "os.setpgid(0, 0)", "os.getpid()",
+        (f"{CRASH}::test_a_hard_timeout_stops_the_jobs_own_child_processes_too",),
+    ),
+    Mutant(
+        "keeper-ends-on-a-refused-write", "keeper", "tasks/keeper.py",
+        "            except Exception:\n                log.exception(\"job %s: settling it failed",
+        "            except ZeroDivisionError:\n                log.exception(\"job %s: settling it failed",
+        ("tests/unit/test_keeper.py::test_a_write_that_fails_unexpectedly_is_dropped_and_the_keeper_carries_on",),
+    ),
+    Mutant(
+        "keeper-loads-the-arguments", "keeper", "tasks/keeper.py",
+        "executor.prepare(lease, secret, with_arguments=False)",
+        "executor.prepare(lease, secret)",
+        ("tests/unit/test_keeper.py::test_a_lost_attempt_never_loads_the_jobs_arguments",),
+        "the supervisor would unpickle dill arguments: one that ends its process would end the pool",
     ),
 )  # fmt: skip

@@ -63,9 +63,15 @@ def test_kill_9_at_random_moments_loses_no_job(pools: Pools, redis_backend: Redi
     twice = duplicates(pools.record)
     pool.signal(signal.SIGTERM)
     assert pool.wait(timeout=30) == 0
+    # And what ran twice is bounded by what each kill could repeat: a killed worker process, only the job it ran
+    # (its finished outcomes are written by its supervisor); a supervisor alone, nothing (its processes finish
+    # and write what they hold); a whole pool, what its processes held (their journal died with them), counted
+    # when the kill was decided, plus a batch per process (BATCH_TARGET_S of 10 ms jobs) reserved meanwhile
+    bound = sum({"worker process": 1, "supervisor": 0}.get(kind, len(held) + 2 * 2) for kind, held, _, _ in kills)
+    assert len(twice) <= bound and max(twice.values(), default=2) == 2, (twice, bound)
 
     print(f"\nchaos (seed {seed}): {JOBS} jobs, {len(kinds)} kills, all succeeded in {took:.1f} s; "
-          f"{len(twice)} ran twice, {sum(n > 2 for n in twice.values())} more than twice")
+          f"{len(twice)} ran twice (bound {bound}), {sum(n > 2 for n in twice.values())} more than twice")
     for kind, held, killed_at, requeued in kills:
         starts = [float(t or 0) - killed_at for (t,) in inspector.fields(held, "started_at")]
         again = [t for t in starts if t > 0]
