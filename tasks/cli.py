@@ -14,12 +14,12 @@ from pathlib import Path
 
 from . import config, registry, scheduler
 from .backends.base import Backend
-from .child import ChildSpec
 from .console import tolerant_output
 from .errors import BackendUnavailable, ConfigurationError
-from .pool import PoolSettings, Supervisor
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
+from .worker.pool import PoolSettings, Supervisor
+from .worker.process import ChildSpec
 
 log = logging.getLogger("tasks.cli")
 

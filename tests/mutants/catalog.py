@@ -153,18 +153,18 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     # --- executor: decide --------------------------------------------------------------------------------------
     Mutant(
-        "executor-fail-is-retried", "executor", "tasks/executor.py",
+        "executor-fail-is-retried", "executor", "tasks/worker/executor.py",
         "if isinstance(exc, Fail) or not has_attempts_left(", "if not has_attempts_left(",
         ("tests/unit/test_retries.py::test_fail_goes_straight_to_the_failed_set",),
     ),
     Mutant(
-        "executor-retry-ignores-its-delay", "executor", "tasks/executor.py",
+        "executor-retry-ignores-its-delay", "executor", "tasks/worker/executor.py",
         "return RetryAt(now + exc.delay_s, error)", "return RetryAt(now, error)",
         ("tests/unit/test_retries.py::test_retry_with_a_delay_runs_again_after_exactly_that_delay",),
     ),
     # --- the worker loop ---------------------------------------------------------------------------------------
     Mutant(
-        "worker-keeps-unstarted-jobs-at-stop", "worker", "tasks/worker.py",
+        "worker-keeps-unstarted-jobs-at-stop", "worker", "tasks/worker/loop.py",
         "self._release(unstarted)", "self._release([])",
         (
             "tests/worker/test_worker_in_process.py"
@@ -174,27 +174,27 @@ MUTANTS: tuple[Mutant, ...] = (
         "releases what a process that exited still held, which hides it: the test runs a plain worker)",
     ),
     Mutant(
-        "worker-never-requeues-expired-leases", "worker", "tasks/worker.py",
+        "worker-never-requeues-expired-leases", "worker", "tasks/worker/loop.py",
         "requeued, failed = self.backend.requeue_expired(self.settings.queues, now=now)", "requeued, failed = 0, 0",
         ("tests/worker/test_leases.py::test_a_job_of_a_pool_killed_whole_comes_back_one_lease_after_it_began",),
         "a whole machine's jobs would never come back",
     ),
     Mutant(
-        "worker-ignores-prefetch", "worker", "tasks/worker.py",
+        "worker-ignores-prefetch", "worker", "tasks/worker/loop.py",
         "max(1, min(self.settings.prefetch, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6))))",
         "max(1, int(BATCH_TARGET_S / max(self._mean_job_s, 1e-6)))",
         ("tests/worker/test_deaths.py::test_a_process_reserves_at_most_prefetch_jobs_at_once",),
     ),
     # --- the supervisor (pool.py) and its worker processes (child.py) ------------------------------------------
     Mutant(
-        "supervisor-charges-reserved-jobs", "supervisor", "tasks/pool.py",
+        "supervisor-charges-reserved-jobs", "supervisor", "tasks/worker/pool.py",
         'if not was_running or child.killed_for == "shutdown":',
         'if child.killed_for == "shutdown" or (not was_running and child.killed_for):',
         ("tests/worker/test_deaths.py",),
         "X1 of the audit: the reserved-but-not-started jobs of a crashed process charged an attempt (WorkerCrashed)",
     ),
     Mutant(
-        "supervisor-hard-kill-after-two-graces", "supervisor", "tasks/pool.py",
+        "supervisor-hard-kill-after-two-graces", "supervisor", "tasks/worker/pool.py",
         "now > d + self.settings.grace_s]", "now > d + 2 * self.settings.grace_s]",
         (
             "tests/worker/test_timeouts.py::test_a_job_past_its_timeout_is_stopped_and_the_pool_keeps_serving"
@@ -203,26 +203,26 @@ MUTANTS: tuple[Mutant, ...] = (
         "X2 of the audit: a job that swallows JobTimeout killed at timeout + 2 x grace (documented: + grace)",
     ),
     Mutant(
-        "supervisor-charges-timeout-bystanders", "supervisor", "tasks/pool.py",
+        "supervisor-charges-timeout-bystanders", "supervisor", "tasks/worker/pool.py",
         "return None  # a bystander of another job's hard timeout", "return WorkerCrashed(cause)",
         ("tests/worker/test_deaths.py::test_jobs_held_beside_a_job_killed_for_its_timeout_come_back_uncharged",),
         "an async job running beside the one killed for its timeout must go back without charge",
     ),
     Mutant(
-        "supervisor-never-relays-stop", "supervisor", "tasks/pool.py",
+        "supervisor-never-relays-stop", "supervisor", "tasks/worker/pool.py",
         "            self._send(child, (STOP,))", "            pass",
         ("tests/worker/test_shutdown.py::test_sigterm_lets_running_jobs_finish_then_exits_0",),
         "SIGTERM to the supervisor would leave its worker processes running until the grace is over",
     ),
     Mutant(
-        "child-orphan-waits-two-graces", "child", "tasks/child.py",
+        "child-orphan-waits-two-graces", "child", "tasks/worker/process.py",
         "threading.Timer(grace_s, _give_up", "threading.Timer(2 * grace_s, _give_up",
         ("tests/worker/test_pool.py::test_an_orphaned_worker_process_puts_a_stuck_job_back_once_the_grace_is_over",),
         "X3 of the audit: a worker process whose supervisor died waits 2 x grace before it puts its job back",
     ),
     # --- heartbeat, and the supervisor's datastore thread (keeper) ---------------------------------------------
     Mutant(
-        "heartbeat-never-renews", "heartbeat", "tasks/heartbeat.py",
+        "heartbeat-never-renews", "heartbeat", "tasks/worker/heartbeat.py",
         "self._renew(self.ledger.held())", "self._renew([])",
         (
             "tests/worker/test_worker_in_process.py"
@@ -232,14 +232,14 @@ MUTANTS: tuple[Mutant, ...] = (
         time_bound_s=120.0,
     ),
     Mutant(
-        "keeper-never-extends", "keeper", "tasks/keeper.py",
+        "keeper-never-extends", "keeper", "tasks/worker/keeper.py",
         "self.backend.extend(live, now=time.time(), lease_s=self.lease_s)",
         "self.backend.extend([], now=time.time(), lease_s=self.lease_s)",
         ("tests/worker/test_leases.py::test_a_job_holding_the_gil_longer_than_its_lease_keeps_the_lease_and_runs_once",),
         "a job holding the GIL starves its own heartbeat: only the supervisor keeps its lease",
     ),
     Mutant(
-        "keeper-dead-worker-stays-listed", "keeper", "tasks/keeper.py",
+        "keeper-dead-worker-stays-listed", "keeper", "tasks/worker/keeper.py",
         "self.backend.unregister_worker(worker_id)", "pass",
         ("tests/worker/test_pool.py::test_a_killed_worker_process_is_replaced_and_the_reason_logged",),
     ),
@@ -318,46 +318,46 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{HOSTILE}::test_a_huge_error_is_stored_and_logged_capped",),
     ),
     Mutant(
-        "worker-loop-ends-on-an-unexpected-error", "worker", "tasks/worker.py",
+        "worker-loop-ends-on-an-unexpected-error", "worker", "tasks/worker/loop.py",
         "except Exception:  # a bug, or a write the datastore refused", "except ZeroDivisionError:  # a bug, or",
         (f"{HOSTILE}::test_the_worker_loop_survives_unexpected_errors_and_writes_the_outcomes_afterwards",),
     ),
     Mutant(
-        "worker-decodes-before-taking-the-job-in-hand", "worker", "tasks/worker.py",
+        "worker-decodes-before-taking-the-job-in-hand", "worker", "tasks/worker/loop.py",
         "        self._ledger.preparing(lease)\n", "",
         (f"{CRASH}::test_a_job_that_kills_every_process_decoding_it_is_charged_each_time_and_ends",),
         "a payload that kills its process while decoded would be put back uncharged, again and again",
     ),
     Mutant(
-        "ledger-clears-the-journal-too-early", "worker", "tasks/ledger.py",
+        "ledger-clears-the-journal-too-early", "worker", "tasks/worker/ledger.py",
         "            if not self._finished:\n                self.events.drained()",
         "            self.events.drained()",
         ("tests/unit/test_journal.py::test_the_ledger_journals_each_outcome_and_clears_only_once_every_outcome_is_written",),
     ),
     Mutant(
-        "supervisor-ignores-the-journal", "supervisor", "tasks/pool.py",
+        "supervisor-ignores-the-journal", "supervisor", "tasks/worker/pool.py",
         "outcome = computed.get((job_id, lease.token))", "outcome = None",
         (f"{CRASH}::test_a_process_that_dies_runs_none_of_the_jobs_it_had_finished_again",),
         "a death would re-run every finished job whose outcome was not yet written (94 of 200 measured)",
     ),
     Mutant(
-        "supervisor-kills-only-the-worker", "supervisor", "tasks/pool.py",
+        "supervisor-kills-only-the-worker", "supervisor", "tasks/worker/pool.py",
         "os.killpg(process.pid, signal.SIGKILL)", "os.kill(process.pid, 0)",
         (f"{CRASH}::test_a_hard_timeout_stops_the_jobs_own_child_processes_too",),
     ),
     Mutant(
-        "child-joins-no-process-group", "child", "tasks/child.py",
+        "child-joins-no-process-group", "child", "tasks/worker/process.py",
         "os.setpgid(0, 0)", "os.getpid()",
         (f"{CRASH}::test_a_hard_timeout_stops_the_jobs_own_child_processes_too",),
     ),
     Mutant(
-        "keeper-ends-on-a-refused-write", "keeper", "tasks/keeper.py",
+        "keeper-ends-on-a-refused-write", "keeper", "tasks/worker/keeper.py",
         "            except Exception:\n                log.exception(\"job %s: settling it failed",
         "            except ZeroDivisionError:\n                log.exception(\"job %s: settling it failed",
         ("tests/unit/test_keeper.py::test_a_write_that_fails_unexpectedly_is_dropped_and_the_keeper_carries_on",),
     ),
     Mutant(
-        "keeper-loads-the-arguments", "keeper", "tasks/keeper.py",
+        "keeper-loads-the-arguments", "keeper", "tasks/worker/keeper.py",
         "executor.prepare(lease, secret, with_arguments=False)",
         "executor.prepare(lease, secret)",
         ("tests/unit/test_keeper.py::test_a_lost_attempt_never_loads_the_jobs_arguments",),

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from tasks import job, queue
-from tasks.executor import soft_timeout
 from tasks.scheduler import make_schedule, register_schedule, unregister_schedule
 from tasks.worker import default_queues
+from tasks.worker.executor import soft_timeout
 from tests.unit.helpers import drain
 
 

@@ -14,7 +14,8 @@ from tasks import JobHandle, queue
 from tasks.config import get_backend
 from tasks.model import ERROR_TEXT_LIMIT, Lease
 from tasks.serialization import sign, verify
-from tasks.worker import Worker, WorkerSettings, _name
+from tasks.worker import Worker, WorkerSettings
+from tasks.worker.loop import _name
 from tests import jobs
 from tests.unit.helpers import drain
 from tests.unit.test_worker_core import envelope, failure_of, inject

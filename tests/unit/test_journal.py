@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tasks.journal import OutcomeJournal
-from tasks.ledger import Ledger, NoEvents
 from tasks.model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
+from tasks.worker.journal import OutcomeJournal
+from tasks.worker.ledger import Ledger, NoEvents
 
 SPAWN = multiprocessing.get_context("spawn")
 ERROR = ErrorInfo("ValueError", "boom", "Traceback ...")

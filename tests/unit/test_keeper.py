@@ -15,8 +15,8 @@ import pytest
 from tasks import queue
 from tasks.config import configure, get_backend, settings
 from tasks.handle import JobHandle
-from tasks.keeper import Fate, LeaseKeeper
 from tasks.model import Completed, Lease
+from tasks.worker.keeper import Fate, LeaseKeeper
 from tests import jobs
 
 pytestmark = pytest.mark.timeout(30)
@@ -126,7 +126,7 @@ def test_a_write_that_fails_unexpectedly_is_dropped_and_the_keeper_carries_on(
     # When the keeper settles both
     keeper = LeaseKeeper(backend, lease_s=30)
     keeper.start()
-    with caplog.at_level(logging.ERROR, logger="tasks.pool"):
+    with caplog.at_level(logging.ERROR, logger="tasks.worker.pool"):
         for lease in leases:
             keeper.settle(lease, None)
         keeper.close(10)

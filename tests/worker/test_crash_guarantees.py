@@ -1,7 +1,7 @@
 """What a death runs again: only what was running in the process that died, on Redis and on SQLite.
 
 A worker process acknowledges finished jobs in batches; the outcomes it computed but had not written when it
-died are written by its supervisor (``tasks.journal``), and the jobs it had reserved but not started go back
+died are written by its supervisor (``tasks.worker.journal``), and the jobs it had reserved but not started go back
 uncharged. A job that kills every process that decodes it is charged for each death, so it still ends; and a
 hard timeout stops the job's whole process tree, not only the worker.
 """

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol
 
-from .model import Lease, Outcome
+from ..model import Lease, Outcome
 
 log = logging.getLogger("tasks.worker")
 
@@ -26,7 +26,7 @@ class WorkerEvents(Protocol):
     ``padded`` says the leases run past a full lease from now (``Backend.pads_wait_leases``): the supervisor
     renews them from now at once, so that if this process dies they come back one lease after they began.
     ``computed`` and ``drained`` are called under the ledger's lock, so they must not block: together they keep
-    the record of outcomes not yet written (``tasks.journal``) exactly in step with the ledger.
+    the record of outcomes not yet written (``tasks.worker.journal``) exactly in step with the ledger.
     """
 
     def reserved(self, leases: Sequence[Lease], padded: bool) -> None: ...

@@ -27,15 +27,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import executor, registry
+from .. import registry
+from ..backends.base import Backend
+from ..errors import BackendUnavailable
+from ..model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
+from ..registry import JobDefinition
+from ..serialization import Envelope
+from . import executor
 from .async_runner import AsyncRunner
-from .backends.base import Backend
-from .errors import BackendUnavailable
 from .heartbeat import Heartbeat
 from .ledger import Ledger, NoEvents, WorkerEvents
-from .model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
-from .registry import JobDefinition
-from .serialization import Envelope
 
 log = logging.getLogger("tasks.worker")
 
@@ -437,7 +438,7 @@ def _name(lease: Lease) -> str:
 
 def default_queues() -> list[str]:
     """Every queue the registry and the schedules name, ``default`` last (the order without ``--queues``)."""
-    from .scheduler import registered_schedules
+    from ..scheduler import registered_schedules
 
     named = {d.queue for d in registry.definitions()} | {s.options.queue for s in registered_schedules()}
     queues = sorted(named - {"default"})

@@ -17,14 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from . import registry
-from .backends.base import Backend
-from .context import JobContext, reset_current, set_current
-from .errors import Fail, JobTimeout, Retry, SerializationError, SignatureError
-from .model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
-from .registry import JobDefinition
-from .retry import RetryPolicy, backoff_delay, has_attempts_left
-from .serialization import Envelope, PayloadError, Serializer, decode_envelope, get_serializer, verify
+from .. import registry
+from ..backends.base import Backend
+from ..context import JobContext, reset_current, set_current
+from ..errors import Fail, JobTimeout, Retry, SerializationError, SignatureError
+from ..model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
+from ..registry import JobDefinition
+from ..retry import RetryPolicy, backoff_delay, has_attempts_left
+from ..serialization import Envelope, PayloadError, Serializer, decode_envelope, get_serializer, verify
 
 log = logging.getLogger("tasks.worker")
 

@@ -20,7 +20,7 @@ import struct
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from .model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
+from ..model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
 
 #: Bytes of shared memory per worker process: room for thousands of typical outcomes.
 JOURNAL_BYTES = 1 << 20

@@ -30,12 +30,12 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from . import config
-from .console import tolerant_output
+from .. import config
+from ..console import tolerant_output
+from ..model import Lease, Outcome
+from ..signals import install_stop_signals
 from .journal import OutcomeJournal
-from .model import Lease, Outcome
-from .signals import install_stop_signals
-from .worker import Worker, WorkerSettings
+from .loop import Worker, WorkerSettings
 
 log = logging.getLogger("tasks.worker")
 

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Union
 
+from ..backends.base import Backend
+from ..errors import BackendUnavailable
+from ..model import Completed, Dead, ErrorInfo, Lease, RetryAt
 from . import executor
-from .backends.base import Backend
-from .errors import BackendUnavailable
-from .model import Completed, Dead, ErrorInfo, Lease, RetryAt
 
 log = logging.getLogger("tasks.pool")
 

@@ -1,10 +1,10 @@
 """The process pool: one supervisor and N long-lived worker processes (no fork per job).
 
-The supervisor runs no job. It keeps, from each child's reports (``tasks.child``), the leases the child
+The supervisor runs no job. It keeps, from each child's reports (``tasks.worker.process``), the leases the child
 holds and the job it runs with that job's deadline, and it:
 
 - restarts a child that died and logs why (exit code or signal);
-- on a child's death, writes the outcomes the child computed but had not written (``tasks.journal``), fails
+- on a child's death, writes the outcomes the child computed but had not written (``tasks.worker.journal``), fails
   the job it had in hand as one attempt (the retry policy then applies, so a job that kills its process every
   time reaches the failed set after ``max_attempts``) and releases the jobs it had reserved but not started,
   at once, without waiting for their leases: a death runs again only the jobs that were running;
@@ -34,8 +34,12 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from .backends.base import Backend
-from .child import (
+from ..backends.base import Backend
+from ..errors import JobTimeout
+from ..model import Lease
+from .journal import OutcomeJournal
+from .keeper import LeaseKeeper
+from .process import (
     FINISHED,
     HELLO,
     RESERVED,
@@ -48,10 +52,6 @@ from .child import (
     lease_from_fields,
     spec_for,
 )
-from .errors import JobTimeout
-from .journal import OutcomeJournal
-from .keeper import LeaseKeeper
-from .model import Lease
 
 log = logging.getLogger("tasks.pool")
 

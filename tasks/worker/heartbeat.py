@@ -10,10 +10,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from .backends.base import Backend
-from .errors import BackendUnavailable
+from ..backends.base import Backend
+from ..errors import BackendUnavailable
+from ..model import Lease, WorkerInfo
 from .ledger import Ledger
-from .model import Lease, WorkerInfo
 
 log = logging.getLogger("tasks.worker")
 
