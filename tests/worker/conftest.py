@@ -67,7 +67,8 @@ class Pools:
         self.url, self.prefix, self.directory, self.record = url, prefix, directory, record
         self.started: list[Pool] = []
 
-    def start(self, *args: str, url: str | None = None) -> Pool:
+    def start(self, *args: str, url: str | None = None, **env: str) -> Pool:
+        """``python -m tasks worker tests.jobs ARGS`` with ``env`` added to its environment (``TASKS_SECRET``)."""
         log = self.directory / f"pool-{len(self.started)}.log"
         process = start_tasks(
             ["worker", "tests.jobs", *args],
@@ -75,6 +76,7 @@ class Pools:
             prefix=self.prefix,
             log=log,
             TASKS_TEST_RECORD=str(self.record),
+            **env,
         )
         pool = Pool(process, log)
         self.started.append(pool)

@@ -11,42 +11,28 @@ from __future__ import annotations
 import os
 import random
 import signal
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tasks import bulk, configure, queue
 from tasks.backends.base import Backend
-from tasks.config import get_backend
 from tests import jobs
 from tests.support.waiting import wait_until
-from tests.worker.conftest import Pools, alive, duplicates, records
+from tests.worker.conftest import Pools, Site, alive, duplicates, records, worker_pids
 
 pytestmark = [pytest.mark.redis]
-
-
-@pytest.fixture(params=["redis", "sqlite"])
-def any_pools(request: pytest.FixtureRequest, prefix: str, tmp_path: Path, record_file: Path) -> Iterator[Pools]:
-    """Pools on the shared Redis or on a SQLite file of the test's own (this process configured the same)."""
-    url = str(request.getfixturevalue("redis_url")) if request.param == "redis" else f"sqlite:///{tmp_path / 't.db'}"
-    configure(url=url, prefix=prefix)
-    started = Pools(url, prefix, tmp_path, record_file)
-    yield started
-    started.cleanup()
 
 
 def live_worker_pids(backend: Backend, supervisor: int) -> list[int]:
     """The worker processes of ``supervisor`` that announce themselves and are alive (a dead one's entry lingers
     until its supervisor takes it off the list)."""
-    announced = (w.pid for w in backend.workers(now=time.time()) if w.extra.get("supervisor_pid") == supervisor)
-    return sorted(pid for pid in announced if alive(pid))
+    return [pid for pid in worker_pids(backend, supervisor) if alive(pid)]
 
 
 @pytest.mark.rerun_once("a real pool of 2 on a shared 2-core machine")
 @pytest.mark.timeout(90)
-def test_a_process_that_dies_runs_none_of_the_jobs_it_had_finished_again(any_pools: Pools) -> None:
+def test_a_process_that_dies_runs_none_of_the_jobs_it_had_finished_again(site: Site) -> None:
     # Given 200 quick jobs with, among them, one that ends its own worker process (os._exit) when it runs
     with bulk():
         keys = [f"k{i}" for i in range(200)]
@@ -55,12 +41,12 @@ def test_a_process_that_dies_runs_none_of_the_jobs_it_had_finished_again(any_poo
         handles += [jobs.record.delay(key) for key in keys[150:]]
 
     # When a pool of 2 drains them (the process that dies held finished jobs whose outcomes were not written)
-    pool = any_pools.start("--concurrency", "2", "--burst")
+    pool = site.pools.start("--concurrency", "2", "--burst")
     assert pool.wait(timeout=60) == 0, pool.log_text()
 
     # Then every other job ran exactly once and succeeded; the dying job ran once and failed for its crash
-    assert sorted(records(any_pools.record)) == sorted([*keys, "died"])
-    assert duplicates(any_pools.record) == {}
+    assert sorted(records(site.pools.record)) == sorted([*keys, "died"])
+    assert duplicates(site.pools.record) == {}
     assert all(h.status() == "succeeded" for h in handles)
     [failed] = queue("default").failed()
     assert (failed.id, failed.error_type, failed.attempts) == (dying.id, "WorkerCrashed", 1)
@@ -68,20 +54,20 @@ def test_a_process_that_dies_runs_none_of_the_jobs_it_had_finished_again(any_poo
 
 @pytest.mark.rerun_once("a real pool of 2 killed at random moments on a shared 2-core machine")
 @pytest.mark.timeout(120)
-def test_sigkills_of_worker_processes_run_again_at_most_the_job_each_was_running(any_pools: Pools) -> None:
+def test_sigkills_of_worker_processes_run_again_at_most_the_job_each_was_running(site: Site) -> None:
     # Given 1,000 jobs of about 4 ms, and a pool of 2 (sync jobs: each process runs one at a time)
     with bulk():
         keys = [f"c{i}" for i in range(1000)]
         handles = [jobs.chaos_record.delay(key, 0.004) for key in keys]
-    pool = any_pools.start("--concurrency", "2")
-    backend = get_backend()
+    pool = site.pools.start("--concurrency", "2")
+    backend = site.backend
     rng = random.Random(os.environ.get("TASKS_CHAOS_SEED"))
 
     # When one worker process is killed with SIGKILL five times, at random moments, the supervisor alive
     killed: set[int] = set()
     for _ in range(5):
-        target = len(records(any_pools.record)) + rng.randint(50, 150)
-        wait_until(lambda: len(records(any_pools.record)) >= target, timeout=60, interval=0.01)  # noqa: B023
+        target = len(records(site.pools.record)) + rng.randint(50, 150)
+        wait_until(lambda: len(records(site.pools.record)) >= target, timeout=60, interval=0.01)  # noqa: B023
         pids = wait_until(
             lambda: p if len(p := [x for x in live_worker_pids(backend, pool.pid) if x not in killed]) == 2 else None,
             timeout=30,
@@ -93,8 +79,8 @@ def test_sigkills_of_worker_processes_run_again_at_most_the_job_each_was_running
 
     # Then every job succeeded, and the jobs that ran twice are at most the one running in each killed process
     wait_until(lambda: all(h.status() == "succeeded" for h in handles), timeout=60, interval=0.2)
-    assert set(records(any_pools.record)) == set(keys)
-    twice = duplicates(any_pools.record)
+    assert set(records(site.pools.record)) == set(keys)
+    twice = duplicates(site.pools.record)
     assert len(twice) <= kills and set(twice.values()) <= {2}, twice
     print(f"\n{kills} SIGKILLs of worker processes: {len(twice)} job(s) ran twice")
 
