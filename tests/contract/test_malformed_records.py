@@ -195,7 +195,7 @@ def test_a_queue_whose_key_holds_the_wrong_type_is_skipped_and_reported(
 
     # When a worker of both queues reserves and runs its maintenance
     leases = backend.reserve(["broken", "fine"], worker_id="w", now=clock(), lease_s=30, count=10)
-    with caplog.at_level(logging.ERROR, logger="tasks.worker"):
+    with caplog.at_level(logging.ERROR, logger="tasks.backends"):
         backend.requeue_expired(["broken", "fine"], now=clock())
         backend.requeue_expired(["broken", "fine"], now=clock.advance(1))
 

@@ -28,7 +28,7 @@ TOLERANT = "surrogateescape"
 #: Redis serves other clients between them instead of running one script for the whole batch.
 ENQUEUE_CHUNK = 1000
 
-log = logging.getLogger("tasks.worker")
+log = logging.getLogger("tasks.backends")
 
 _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()

@@ -16,7 +16,7 @@ from ...model import Lease, NewJob, reserved_lease
 from .keys import QueueKeys
 from .scripts import Scripts
 
-log = logging.getLogger("tasks.worker")
+log = logging.getLogger("tasks.backends")
 
 #: Due scheduled jobs moved to ready per queue and reserve call; the rest follow on the next call.
 PROMOTE_LIMIT = 200
