@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import os
 import time
 from collections import Counter
@@ -214,7 +215,16 @@ def _finals(backend: Backend, ids: list[bytes | str]) -> list[tuple[str, str]] |
 
 
 def _orphan_value(value: Value) -> float | str:
-    """A position, due time or lease expiry: a number (a past one, so it is acted on now) or a damaged value."""
+    """A position, due time or lease expiry: a number (a past one, so it is acted on now) or a damaged value.
+
+    Never +infinity (text such as '1e999', which SQLite reads as a number): a due time or lease expiry that never
+    comes is waited for, as written; it is not a record that cannot be read.
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return min(float(value), 0.0) if value == value else float("nan")
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return text if number < math.inf else "not-a-time"
