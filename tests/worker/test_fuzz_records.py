@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import math
 import os
 import time
 from collections import Counter
@@ -215,10 +214,10 @@ def _finals(backend: Backend, ids: list[bytes | str]) -> list[tuple[str, str]] |
 
 
 def _orphan_value(value: Value) -> float | str:
-    """A position, due time or lease expiry: a number (a past one, so it is acted on now) or a damaged value.
+    """A position, due time or lease expiry: a past number, so that it is acted on now, or text that is no number.
 
-    Never +infinity (text such as '1e999', which SQLite reads as a number): a due time or lease expiry that never
-    comes is waited for, as written; it is not a record that cannot be read.
+    Numbers (and text SQLite reads as a number, such as '1e20') are moved into the past: a due time or lease expiry
+    still to come is rightly waited for, as written, and is not a record that cannot be read.
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return min(float(value), 0.0) if value == value else float("nan")
@@ -227,4 +226,4 @@ def _orphan_value(value: Value) -> float | str:
         number = float(text)
     except ValueError:
         return text
-    return text if number < math.inf else "not-a-time"
+    return min(number, 0.0) if number == number else text
