@@ -3,9 +3,10 @@
 The pool's worker processes start fresh (spawned, not forked), and each imports the job modules it is given.
 ``manage.py tasks worker`` names this module first, so each process runs ``django.setup()`` before anything
 else: the apps load, ``settings.TASKS`` is read and the apps' ``jobs`` modules are imported (``apps.TasksConfig``).
-Where Django is already set up (the ``manage.py`` process itself) importing it changes nothing. Without
-``manage.py``, the same works as ``DJANGO_SETTINGS_MODULE=mysite.settings python -m tasks worker
-tasks.contrib.django.boot``.
+Then each job found so far is wrapped to open and close its database connections as a request does
+(``connections``). Where Django is already set up (the ``manage.py`` process itself) only the wrapping
+happens. Without ``manage.py``, the same works as ``DJANGO_SETTINGS_MODULE=mysite.settings python -m tasks
+worker tasks.contrib.django.boot``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import django
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
+from .connections import manage_registered_jobs
+
 if not apps.ready:
     django.setup()
 
@@ -21,3 +24,5 @@ if not apps.is_installed("tasks.contrib.django"):
     raise ImproperlyConfigured(
         'add "tasks.contrib.django" to INSTALLED_APPS: it reads settings.TASKS and imports the apps\' jobs modules'
     )
+
+manage_registered_jobs()
