@@ -64,6 +64,8 @@ class Migration(migrations.Migration):
 """
 
 JOBS_PY = """\
+from django.db import connection
+
 from tasks import Fail, job
 
 from shop.models import Order
@@ -80,6 +82,13 @@ def send_receipt(order_id: int) -> str:
 @job(queue="refunds", max_attempts=1)
 def refund(order_id: int) -> None:
     raise Fail(f"order {order_id} was never paid")
+
+
+@job(queue="checks")
+def connection_state() -> str:
+    opened = connection.connection is not None
+    Order.objects.count()  # uses the connection (opens one if none is open)
+    return "inherited an open connection" if opened else "started without a connection"
 """
 
 FILES = {

@@ -119,6 +119,24 @@ with transaction.atomic():
     assert "sent: True" in out
 
 
+@pytest.mark.rerun_once("starts a worker pool in a subprocess; a stall of a small shared machine can miss its bound")
+def test_each_job_in_a_worker_opens_and_closes_its_database_connections_as_a_request_does(project: Path) -> None:
+    # Given two jobs for one worker process, each telling whether a connection was left open before it
+    sent = shell(
+        project, "from shop.jobs import connection_state\nfor _ in range(2): print(connection_state.delay().id)"
+    )
+    ids = sent.split()[-2:]
+
+    # When the worker runs them one after the other
+    assert manage(project, "tasks", "worker", "--burst", "--concurrency", "1", "--no-scheduler").returncode == 0
+
+    # Then the second did not inherit the first one's connection (CONN_MAX_AGE is 0: closed when a job ends)
+    out = shell(
+        project, f"from tasks import JobHandle\nfor i in {ids!r}: print(JobHandle(i, 'checks').result(timeout=0))"
+    )
+    assert out.splitlines()[-2:] == ["started without a connection"] * 2
+
+
 def test_manage_py_tasks_forwards_every_command_to_the_tasks_cli(project: Path) -> None:
     # Given a job that failed for good
     shell(project, "from shop.jobs import refund\nrefund.delay(7)")
