@@ -30,7 +30,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_a_dispatch_after_commit_is_sent_when_the_transaction_commits(project: Path) -> None:
-    # When an order is placed in a transaction that dispatches its receipt after the commit
+    # When an order is placed in a transaction that dispatches its receipt after the commit, now and in an hour
     out = shell(
         project,
         PLACE_ORDER
@@ -38,14 +38,17 @@ def test_a_dispatch_after_commit_is_sent_when_the_transaction_commits(project: P
 with transaction.atomic():
     order = Order.objects.create(email="ada@example.com")
     handle = after_commit(send_receipt).delay(order.pk)
-    print("inside the transaction:", queue("receipts").size())
-print("after the commit:", queue("receipts").size(), handle.status())
+    reminder = after_commit(send_receipt.with_options(job_id="reminder-1")).later(3600, order.pk)
+    print("inside the transaction:", queue("receipts").size(), queue("receipts").scheduled_size())
+print("after the commit:", queue("receipts").size(), queue("receipts").scheduled_size())
+print("handles:", handle.status(), reminder.id, reminder.status())
 """,
     )
 
-    # Then nothing is sent while the transaction runs, and the job (with the handle's id) once it commits
-    assert "inside the transaction: 0" in out
-    assert "after the commit: 1 queued" in out
+    # Then nothing is sent while the transaction runs, and both jobs, under the handles' ids, once it commits
+    assert "inside the transaction: 0 0" in out
+    assert "after the commit: 1 1" in out
+    assert "handles: queued reminder-1 scheduled" in out
 
 
 def test_a_dispatch_after_commit_in_a_transaction_that_rolls_back_is_never_sent(project: Path) -> None:
