@@ -9,7 +9,10 @@ import pytest
 from tests.cli.conftest import start_line, table
 from tests.integrations.django_site import manage, shell, write_project
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [
+    pytest.mark.timeout(90),
+    pytest.mark.rerun_once("runs manage.py and worker pools in subprocesses; a stall can miss their bounds"),
+]
 
 PLACE_ORDER = """
 from django.db import transaction
@@ -99,7 +102,6 @@ print("orders:", Order.objects.count(), "queued:", queue("receipts").size())
     assert "orders: 0 queued: 0" in out
 
 
-@pytest.mark.rerun_once("starts a worker pool in a subprocess; a stall of a small shared machine can miss its bound")
 def test_manage_py_tasks_worker_runs_jobs_that_use_the_orm(project: Path) -> None:
     # Given an order whose receipt was dispatched after the commit
     shell(
@@ -122,7 +124,6 @@ with transaction.atomic():
     assert "sent: True" in out
 
 
-@pytest.mark.rerun_once("starts a worker pool in a subprocess; a stall of a small shared machine can miss its bound")
 def test_each_job_in_a_worker_opens_and_closes_its_database_connections_as_a_request_does(project: Path) -> None:
     # Given two jobs for one worker process, each telling whether a connection was left open before it
     sent = shell(
