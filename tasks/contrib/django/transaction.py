@@ -6,9 +6,11 @@ then not see the rows it was sent for; if the transaction rolls back, it works o
 sent when the outermost transaction commits, and never if it rolls back. Outside a transaction (autocommit)
 it is sent at once.
 
-The arguments are encoded at the call, so a value the serializer cannot encode raises ``SerializationError``
-there, in the view, rather than after the commit. The job's id is chosen at the call too: the handle returned
-is the one the job will have (``status()`` raises ``LookupError`` until the commit sends it).
+The arguments are checked at the call (encoded once, and dropped), so a value the serializer cannot encode
+raises ``SerializationError`` there, in the view, rather than after the commit; the commit sends them through
+``Job.delay`` as they are then (pass values, such as a primary key, not objects changed afterwards). The job's
+id is chosen at the call too: the handle returned is the one the job will have (``status()`` raises
+``LookupError`` until the commit sends it).
 """
 
 from __future__ import annotations
