@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit install mutants bench bench-smoke clean
+.PHONY: demo test lint types unit install mutants bench bench-smoke clean example-fastapi example-django
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/quickstart/run_demo.py
+
+# The other examples, one command each (examples/README.md); ARGS=--serve keeps their server running.
+example-fastapi: $(STAMP)
+	$(BIN)/python examples/fastapi_app/run.py $(ARGS)
+
+example-django: $(STAMP)
+	$(BIN)/python examples/django_shop/run.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tasks tests examples
