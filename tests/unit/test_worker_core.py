@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tasks import dispatch, queue
+from tasks import queue
 from tasks.config import get_backend
 from tasks.worker import Worker, WorkerSettings, default_queues
 from tests import jobs
@@ -50,24 +50,6 @@ def failure_of(job_id: str, queue_name: str = "default") -> tuple[str, str]:
 
 
 # --- jobs the worker cannot run ----------------------------------------------------------------------------------
-
-
-def test_an_unknown_job_lands_in_the_failed_set_and_the_worker_goes_on(app: str) -> None:
-    # Given a job no module of this worker defines, queued before a good one
-    unknown = dispatch("billing.charge", 42)
-    good = jobs.add.delay(1, 2)
-
-    # When a worker drains the queue
-    assert drain() == 0
-
-    # Then the unknown job failed for good at once, naming what this worker knows, and the good one ran
-    assert unknown.status() == "failed"
-    error_type, message = failure_of(unknown.id)
-    assert error_type == "UnknownJob"
-    assert "no job named 'billing.charge'" in message
-    assert "tests.add" in message
-    assert queue("default").failed()[0].attempts == 1
-    assert good.result(timeout=5) == 3
 
 
 @pytest.mark.parametrize(
