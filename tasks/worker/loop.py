@@ -131,6 +131,8 @@ class Worker:
             self._shutdown()
             self._stop.set()
             self._heartbeat.stop()  # everything is written or released: nothing left to keep alive
+            with contextlib.suppress(BackendUnavailable):  # after the last beat, which would list it again
+                self.backend.unregister_worker(self.settings.worker_id)  # else it expires with its heartbeat
         return 0
 
     def stop(self) -> None:
@@ -368,7 +370,7 @@ class Worker:
         self._wake_at = float("inf")
 
     def _shutdown(self) -> None:
-        """Let async jobs end, write pending outcomes, release what was never started, leave the worker list."""
+        """Let async jobs end, write pending outcomes, release what was never started."""
         if self._aio is not None:
             self._aio.wait_idle()
             self._aio.close()
@@ -382,8 +384,6 @@ class Worker:
             )
         unstarted, self._todo = list(self._todo), deque()
         self._release(unstarted)
-        with contextlib.suppress(BackendUnavailable):  # else the entry expires with its heartbeat
-            self.backend.unregister_worker(self.settings.worker_id)
 
     def heartbeat(self, *, raise_errors: bool = False) -> None:
         """Extend every held lease now and refresh this worker's entry in the worker list."""

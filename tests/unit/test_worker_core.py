@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from tasks import queue
 from tasks.config import get_backend
 from tasks.worker import Worker, WorkerSettings, default_queues
+from tasks.worker.heartbeat import Heartbeat
 from tests import jobs
 from tests.unit.helpers import drain
 
@@ -196,3 +198,28 @@ def test_a_job_within_its_timeout_is_not_disturbed(app: str) -> None:
     handle = jobs.sleeper.delay(0.01)
     drain()
     assert handle.status() == "succeeded"
+
+
+def test_a_worker_that_stops_before_its_first_heartbeat_leaves_the_worker_list(
+    app: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker whose heartbeat thread beats for the first time only once the worker is shutting down
+    shut = threading.Event()
+    first_beat, shutdown = Heartbeat._loop, Worker._shutdown
+
+    def late_first_beat(self: Heartbeat) -> None:
+        shut.wait(5)
+        first_beat(self)
+
+    def shutdown_then_let_it_beat(self: Worker) -> None:
+        shutdown(self)
+        shut.set()
+
+    monkeypatch.setattr(Heartbeat, "_loop", late_first_beat)
+    monkeypatch.setattr(Worker, "_shutdown", shutdown_then_let_it_beat)
+
+    # When a burst worker runs and exits
+    assert Worker(get_backend(), WorkerSettings(queues=["default"], burst=True)).run() == 0
+
+    # Then it is not listed: its entry went after its last beat, not before
+    assert get_backend().workers(now=time.time()) == []
