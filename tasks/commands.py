@@ -153,7 +153,7 @@ def run_failed(args: argparse.Namespace) -> int:
     for index, record in enumerate(records, start=1):
         error = " ".join(f"{record.error_type}: {record.message}".split())
         if width is not None and len(error) > width:
-            error, cut = error[: width - 1] + "…", True
+            error, cut = error[: width - 3] + "...", True  # ASCII: a terminal of any encoding shows it
         rows[index] = (*rows[index][:5], error)
     print_table(rows)
     if cut:

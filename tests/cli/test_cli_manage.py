@@ -326,7 +326,7 @@ def test_failed_cuts_errors_to_the_terminal_width_and_long_shows_them_whole(redi
     [row] = cut.stdout.splitlines()[1:]
     assert len(row) == 150
     error = row[row.index("ValueError") :]
-    assert error.endswith("…") and f"ValueError: {LONG}".startswith(error[:-1])
+    assert error.endswith("...") and f"ValueError: {LONG}".startswith(error[:-3])
     assert "--long shows them whole, --show ID with the traceback" in cut.stderr
 
     # And with --long, or printed to a pipe (no terminal, no COLUMNS), the error is whole
