@@ -18,13 +18,14 @@ from .errors import (
     TasksError,
 )
 from .handle import JobHandle
-from .job import AsyncJob, Job, dispatch
+from .job import AsyncJob, Call, Job, call, dispatch
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
 
 __all__ = [
     "AsyncJob",
     "BackendUnavailable",
+    "Call",
     "ConfigurationError",
     "Fail",
     "FailedRecord",
@@ -39,6 +40,7 @@ __all__ = [
     "SignatureError",
     "TasksError",
     "bulk",
+    "call",
     "configure",
     "current_job",
     "dispatch",

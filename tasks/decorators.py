@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar, cast, overload
 from typing_extensions import ParamSpec
 
 from . import cron
+from .arguments import checker
 from .errors import ConfigurationError
 from .job import DEFAULT_RESULT_TTL_S, AsyncJob, Job, _positive, make_job, options_by_name
 from .registry import JobDefinition, check_queue_name, default_name, lookup, register
@@ -120,6 +121,7 @@ def make_definition(
         timeout_s=None if timeout is None else _positive("timeout", timeout),
         result_ttl_s=_positive("result_ttl", result_ttl),
         serializer=serializer,
+        check_arguments=checker(fn),
     )
 
 

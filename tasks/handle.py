@@ -7,7 +7,8 @@ import time
 from typing import Any, Generic, TypeVar
 
 from .config import get_backend, settings
-from .errors import JobFailed
+from .deployment import no_listener_note
+from .errors import BackendUnavailable, JobFailed
 from .model import JobState, JobStatus
 from .serialization import get_serializer
 
@@ -54,10 +55,21 @@ class JobHandle(Generic[R]):
                     error.traceback if error else "",
                 )
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"job {self.id} is still {status.state} after {timeout} s")
+                raise TimeoutError(self._still(status.state, timeout))
             wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
             time.sleep(wait)
             pause = min(pause * 2, _POLL_MAX_S)
+
+    def _still(self, state: JobState, timeout: float | None) -> str:
+        """Why ``result()`` gave up; for a job that waits to be taken, whether any live worker listens to its queue."""
+        message = f"job {self.id} is still {state} after {timeout} s"
+        if state not in ("queued", "scheduled", "retrying"):
+            return message
+        try:
+            note = no_listener_note(self.queue, get_backend().workers(now=time.time()))
+        except BackendUnavailable:
+            return message
+        return message if note is None else f"{message}, and no live worker listens to queue {self.queue!r} ({note})"
 
     def _fetch(self) -> JobStatus:
         status = get_backend().status(self.queue, self.id)

@@ -2,19 +2,22 @@
 
 Dispatch options never come out of the job's own keyword arguments: ``delay`` passes everything through,
 ``later`` takes its ``when`` positional-only, and queue or id go through ``on()`` / ``with_options()``.
+``call(name)`` gives the same dispatching view of a job known only by its name (code that cannot import it).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, Union
 
 from typing_extensions import ParamSpec, Self
 
-from . import producer
+from . import deployment, producer
+from .config import get_backend
 from .handle import JobHandle
 from .registry import JobDefinition, check_queue_name, lookup
 from .retry import RetryPolicy
@@ -22,40 +25,28 @@ from .retry import RetryPolicy
 P = ParamSpec("P")
 R = TypeVar("R")
 
+log = logging.getLogger("tasks")
+
 #: What ``later`` accepts: seconds from now, a ``timedelta``, or an aware ``datetime``.
 When = Union[int, float, timedelta, datetime]
 
+#: How long results and final states are kept by default (one day).
+DEFAULT_RESULT_TTL_S = 86400.0
 
-class Job(Generic[P, R]):
-    """A job definition bound to dispatch options (``on``/``with_options`` return new views).
 
-    ``R`` is the value a worker stores and ``JobHandle.result()`` returns: the function's return value.
+class Dispatcher(Generic[P, R]):
+    """Dispatch options, and the calls that send a job with them (``on``/``with_options`` return new views).
+
+    ``R`` is the value a worker stores and ``JobHandle.result()`` returns.
     """
 
-    def __init__(self, definition: JobDefinition, options: producer.DispatchOptions | None = None) -> None:
-        self.definition = definition
-        self.options = options or producer.DispatchOptions(
-            name=definition.name,
-            queue=definition.queue,
-            max_attempts=definition.policy.max_attempts,
-            timeout_s=definition.timeout_s,
-            result_ttl_s=definition.result_ttl_s,
-            serializer=definition.serializer,
-        )
-        self.__wrapped__ = definition.func
-        self.__name__ = getattr(definition.func, "__name__", definition.name)
-        self.__doc__ = definition.func.__doc__
+    def __init__(self, options: producer.DispatchOptions, check: Callable[..., object] | None = None) -> None:
+        self.options = options
+        self._check = check
 
     @property
     def name(self) -> str:
-        return self.definition.name
-
-    def __repr__(self) -> str:
-        return f"<Job {self.name} queue={self.options.queue!r}>"
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run the function here and now, like a plain call."""
-        return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
+        return self.options.name
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         """Enqueue the job to run as soon as a worker is free."""
@@ -91,12 +82,46 @@ class Job(Generic[P, R]):
             options = replace(options, timeout_s=_positive("timeout", timeout))
         if result_ttl is not None:
             options = replace(options, result_ttl_s=_positive("result_ttl", result_ttl))
-        return type(self)(self.definition, options)
+        return self._view(options)
 
-    @staticmethod
-    def _send(options: producer.DispatchOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobHandle[R]:
+    def _view(self, options: producer.DispatchOptions) -> Self:
+        return type(self)(options, self._check)
+
+    def _send(self, options: producer.DispatchOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobHandle[R]:
+        """Check the arguments against the function's signature (when known here), then send."""
+        check = self._check
+        if check is not None:
+            try:
+                check(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"cannot dispatch {options.name}: {exc}; nothing was sent") from None
         sent = producer.send(options, args, kwargs)
         return JobHandle(sent.id, sent.queue)
+
+
+class Job(Dispatcher[P, R]):
+    """A job definition bound to dispatch options; calling it runs the function here and now."""
+
+    def __init__(self, definition: JobDefinition, options: producer.DispatchOptions | None = None) -> None:
+        super().__init__(options or definition_options(definition), definition.check_arguments)
+        self.definition = definition
+        self.__wrapped__ = definition.func
+        self.__name__ = getattr(definition.func, "__name__", definition.name)
+        self.__doc__ = definition.func.__doc__
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def __repr__(self) -> str:
+        return f"<Job {self.name} queue={self.options.queue!r}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function here and now, like a plain call."""
+        return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
+
+    def _view(self, options: producer.DispatchOptions) -> Self:
+        return type(self)(self.definition, options)
 
 
 class AsyncJob(Job[P, R]):
@@ -109,16 +134,36 @@ class AsyncJob(Job[P, R]):
         return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
 
 
+class Call(Dispatcher[..., Any]):
+    """A job known by its name only, from ``call(name)``: ``delay``, ``later``, ``on`` and ``with_options`` as
+    on a ``Job``. Its arguments are checked only when this process knows the job."""
+
+    def __repr__(self) -> str:
+        return f"<Call {self.name} queue={self.options.queue!r}>"
+
+
 def make_job(definition: JobDefinition) -> Job[Any, Any]:
     """The ``Job`` (or ``AsyncJob``, for an ``async def`` function) of a definition."""
     return AsyncJob(definition) if definition.is_async else Job(definition)
 
 
+def definition_options(definition: JobDefinition) -> producer.DispatchOptions:
+    """The dispatch options a job was declared with."""
+    return producer.DispatchOptions(
+        name=definition.name,
+        queue=definition.queue,
+        max_attempts=definition.policy.max_attempts,
+        timeout_s=definition.timeout_s,
+        result_ttl_s=definition.result_ttl_s,
+        serializer=definition.serializer,
+    )
+
+
 def options_by_name(name: str) -> producer.DispatchOptions:
-    """The dispatch options of a registered job, or the defaults for a job this process cannot import."""
+    """The dispatch options of a job registered here, or the defaults (queue ``default``) for another one."""
     definition = lookup(name)
     if definition is not None:
-        return Job(definition).options
+        return definition_options(definition)
     return producer.DispatchOptions(
         name=name,
         queue="default",
@@ -129,21 +174,46 @@ def options_by_name(name: str) -> producer.DispatchOptions:
     )
 
 
-def dispatch(name: str, /, *args: Any, queue: str | None = None, **kwargs: Any) -> JobHandle[Any]:
-    """Enqueue a job by its registered name, for code that cannot import the function.
+def call(name: str, /) -> Call:
+    """The job registered as ``name``, to dispatch from code that cannot import it:
+    ``call("billing.charge").with_options(queue="billing").later(60, 42)``.
 
-    ``queue`` defaults to the job's own queue when this process knows the job, else ``"default"``;
-    it is the one keyword that ``dispatch`` keeps for itself (use ``Job.delay`` for a job parameter so named).
+    Its queue and options are the job's own: from this process's registry when it knows the job, else as the
+    live workers announce it (read at most every ``deployment.JOBS_CACHE_S``), else the defaults (queue
+    ``default``), with a warning in the log.
     """
-    options = options_by_name(name)
+    definition = lookup(name)
+    if definition is not None:
+        return Call(definition_options(definition), definition.check_arguments)
+    published = deployment.published_job(name, get_backend())
+    if published is None:
+        log.warning(
+            "job %r is not registered here and no live worker runs it: sending it with the default options "
+            "(queue 'default'); name its queue with call(name).on(queue)",
+            name,
+        )
+        return Call(options_by_name(name))
+    options = producer.DispatchOptions(
+        name=name,
+        queue=published.queue,
+        max_attempts=published.max_attempts,
+        timeout_s=published.timeout_s,
+        result_ttl_s=published.result_ttl_s,
+        serializer=published.serializer,
+    )
+    return Call(options)
+
+
+def dispatch(name: str, /, *args: Any, queue: str | None = None, **kwargs: Any) -> JobHandle[Any]:
+    """Enqueue a job by its registered name, for code that cannot import the function: ``call(name).delay(...)``.
+
+    ``queue`` defaults to the job's own (see ``call``); it is the one keyword that ``dispatch`` keeps for itself:
+    for a job parameter so named, or for a delay, an id or other options, use ``call(name)``.
+    """
     if queue is not None:
-        options = replace(options, queue=check_queue_name(queue))
-    sent = producer.send(options, args, kwargs)
-    return JobHandle(sent.id, sent.queue)
-
-
-#: How long results and final states are kept by default (one day).
-DEFAULT_RESULT_TTL_S = 86400.0
+        check_queue_name(queue)  # before anything is read
+    view = call(name)
+    return (view if queue is None else view.on(queue)).delay(*args, **kwargs)
 
 
 def run_at_from(when: When, *, now: float) -> float:

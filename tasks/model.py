@@ -151,8 +151,43 @@ class FailedJob:
 
 
 @dataclass(frozen=True)
+class PublishedJob:
+    """A job a worker can run, with the dispatch options it was declared with: what a producer that cannot
+    import the job needs to send it where it belongs (``dispatch("name")``)."""
+
+    name: str
+    queue: str
+    max_attempts: int
+    timeout_s: float | None
+    result_ttl_s: float
+    serializer: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "queue": self.queue,
+            "max_attempts": self.max_attempts,
+            "timeout": self.timeout_s,
+            "result_ttl": self.result_ttl_s,
+            "serializer": self.serializer,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PublishedJob:
+        timeout = data.get("timeout")
+        return cls(
+            name=str(data["name"]),
+            queue=str(data["queue"]),
+            max_attempts=int(data["max_attempts"]),
+            timeout_s=None if timeout is None else float(timeout),
+            result_ttl_s=float(data["result_ttl"]),
+            serializer=str(data["serializer"]),
+        )
+
+
+@dataclass(frozen=True)
 class WorkerInfo:
-    """A live worker as it announces itself with each heartbeat."""
+    """A live worker as it announces itself with each heartbeat, with the jobs it can run."""
 
     id: str
     host: str
@@ -162,6 +197,7 @@ class WorkerInfo:
     jobs_done: int = 0
     current_jobs: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    jobs: tuple[PublishedJob, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(
@@ -174,6 +210,7 @@ class WorkerInfo:
                 "jobs_done": self.jobs_done,
                 "current_jobs": list(self.current_jobs),
                 "extra": self.extra,
+                "jobs": [job.to_dict() for job in self.jobs],
             }
         )
 
@@ -189,6 +226,7 @@ class WorkerInfo:
             jobs_done=int(data.get("jobs_done", 0)),
             current_jobs=tuple(data.get("current_jobs", ())),
             extra=dict(data.get("extra", {})),
+            jobs=tuple(PublishedJob.from_dict(job) for job in data.get("jobs", ())),
         )
 
 
@@ -218,4 +256,13 @@ class Dead:
     error: ErrorInfo
 
 
-Outcome = Union[Completed, RetryAt, Dead]
+@dataclass(frozen=True)
+class Deferred:
+    """The job did not run here, and may elsewhere (its name is unknown to this worker): back at ``run_at``,
+    its attempt given back. ``reason`` is for the log."""
+
+    run_at: float
+    reason: str
+
+
+Outcome = Union[Completed, RetryAt, Dead, Deferred]

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from .config import get_backend
@@ -25,7 +26,9 @@ class FailedRecord:
     error_type: str
     message: str
     traceback: str
-    failed_at: float
+    #: When it failed for good (UTC).
+    failed_at: datetime
+    queue: str = ""
 
     @classmethod
     def from_failed(cls, entry: FailedJob) -> FailedRecord:
@@ -45,8 +48,17 @@ class FailedRecord:
             error_type=error.type if error else "",
             message=error.message if error else "",
             traceback=error.traceback if error else "",
-            failed_at=entry.failed_at,
+            failed_at=_moment(entry.failed_at),
+            queue=entry.queue,
         )
+
+
+def _moment(epoch: float) -> datetime:
+    """``epoch`` as an aware UTC datetime; a time no datetime can hold (a damaged record) as the nearest one."""
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return (datetime.max if epoch > 0 else datetime.min).replace(tzinfo=timezone.utc)
 
 
 class Queue:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigurationError
+from .model import PublishedJob
 from .retry import RetryPolicy
 
 #: Queue names travel inside Redis hash tags and CLI arguments: keep them plain.
@@ -26,6 +27,9 @@ class JobDefinition:
     timeout_s: float | None
     result_ttl_s: float
     serializer: str
+    #: Called with a dispatch's arguments, raises the ``TypeError`` the function would (``tasks.arguments``);
+    #: ``None``: not checked before sending.
+    check_arguments: Callable[..., object] | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_async(self) -> bool:
@@ -56,6 +60,15 @@ def names() -> list[str]:
 
 def definitions() -> list[JobDefinition]:
     return [_jobs[name] for name in sorted(_jobs)]
+
+
+def published() -> tuple[PublishedJob, ...]:
+    """Every job with its dispatch options, as a worker announces them: what ``dispatch("name")`` needs in a
+    process that cannot import the job."""
+    return tuple(
+        PublishedJob(d.name, d.queue, d.policy.max_attempts, d.timeout_s, d.result_ttl_s, d.serializer)
+        for d in definitions()
+    )
 
 
 def unregister(name: str) -> None:

@@ -83,3 +83,28 @@ def backoff_delay(policy: RetryPolicy, attempt: int, rand: Callable[[], float] =
 def has_attempts_left(attempt: int, max_attempts: int) -> bool:
     """True when attempt ``attempt`` (1-based, just failed) was not the last one allowed."""
     return attempt < max_attempts
+
+
+# --- a job whose name the worker does not know -------------------------------------------------------------------
+
+#: How long a job whose name a worker does not know is put back rather than failed, from when it was due: a rolling
+#: deploy brings the job's code to another worker (or this one, restarted) within it, and nothing is lost.
+UNKNOWN_JOB_GRACE_S = 600.0
+#: The wait before such a job is looked at again: the first one, the cap, and the share of its age in between. The
+#: wait grows with the job's age so that workers that cannot run it do not spin on it.
+UNKNOWN_JOB_FIRST_DELAY_S, UNKNOWN_JOB_MAX_DELAY_S, UNKNOWN_JOB_DELAY_SHARE = 2.0, 60.0, 0.25
+
+
+def unknown_job_run_at(*, due_since: float, now: float, grace_s: float) -> float | None:
+    """When to look again at a job whose name this worker does not know, or ``None``: fail it now (``UnknownJob``).
+
+    ``due_since`` is when the job was due (its enqueue, or the time ``later`` gave it). The wait is a quarter of
+    the job's age, at least 2 s and at most a minute, and never past the end of the grace, so the last look
+    falls on it: with the default grace of 10 minutes a job is looked at 26 times.
+    """
+    deadline = due_since + grace_s
+    if not now < deadline:  # NaN fails too: a time that says nothing ends the wait
+        return None
+    age = max(now - due_since, 0.0)
+    wait = min(max(age * UNKNOWN_JOB_DELAY_SHARE, UNKNOWN_JOB_FIRST_DELAY_S), UNKNOWN_JOB_MAX_DELAY_S)
+    return min(now + wait, deadline)

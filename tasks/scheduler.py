@@ -208,6 +208,7 @@ class Scheduler:
                 wake_at = self.clock() + pause
                 pause = min(pause * 2, RECONNECT_MAX_S)
             self._sleep_until(wake_at)
+        log.info("scheduler: stopped; no more ticks are fired here")
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """End ``run`` (and join its background thread, if ``start_in_background`` made one)."""

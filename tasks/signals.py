@@ -11,10 +11,18 @@ from typing import Any
 log = logging.getLogger("tasks.worker")
 
 
-def install_stop_signals(stop: Callable[[], None], *, announce: bool = True) -> None:
+def install_stop_signals(
+    stop: Callable[[], None],
+    *,
+    announce: bool = True,
+    stopping: str = "finishing the running job, then exiting",
+    halting: str = "exiting now; leases will bring running jobs back",
+    logger: logging.Logger = log,
+) -> None:
     """SIGTERM/SIGINT call ``stop`` (finish what runs, then exit); a second SIGINT exits at once.
 
-    Exiting at once loses nothing: the leases of the jobs still held bring them back.
+    For a worker, exiting at once loses nothing: the leases of the jobs still held bring them back. ``stopping``
+    and ``halting`` are what ``logger`` says of each (``announce=False``: nothing).
     """
     interrupts = 0
 
@@ -24,10 +32,10 @@ def install_stop_signals(stop: Callable[[], None], *, announce: bool = True) -> 
             interrupts += 1
             if interrupts > 1:
                 if announce:
-                    log.warning("second interrupt: exiting now; leases will bring running jobs back")
+                    logger.warning("second interrupt: %s", halting)
                 os._exit(130)
         if announce:
-            log.info("%s received: finishing the running job, then exiting", signal.Signals(signum).name)
+            logger.info("%s received: %s", signal.Signals(signum).name, stopping)
         stop()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -76,6 +76,12 @@ def record(key: str) -> str:
     return key
 
 
+@job(name="tests.on_emails", queue="emails", max_attempts=2, timeout=20)
+def on_emails(to: str) -> str:
+    """A job of its own queue: a producer that cannot import it still sends it there (``dispatch``)."""
+    return f"sent to {to}"
+
+
 @job(name="tests.named_like_options")
 def named_like_options(delay: int, timeout: int, queue: str, when: str) -> list[object]:
     return [delay, timeout, queue, when]

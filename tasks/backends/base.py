@@ -12,6 +12,7 @@ States and the transitions between them::
     retry:            running -> retrying         (due at run_at; queued at once when run_at <= now)
     fail:             running -> failed           (into the queue's failed set, the dead letters)
     release:          running -> queued           (attempt given back: shutdown of a job never started)
+    defer:            running -> scheduled        (due at run_at, attempt given back: a job this worker cannot run yet)
     requeue_expired:  running, lease expired -> queued, or failed once attempts are spent
     retry_failed:     failed -> queued            (attempts reset)
 
@@ -137,6 +138,14 @@ class Backend(ABC):
         """running -> queued at the head of its queue, the attempt given back (it never ran)."""
 
     @abstractmethod
+    def defer(self, lease: Lease, *, run_at: float, now: float) -> bool:
+        """running -> scheduled (due at ``run_at``; queued at once when ``run_at <= now``), the attempt given back.
+
+        For a job this worker cannot run yet but another may (its name is unknown here: a rolling deploy whose
+        new code has not reached this worker): it never ran, so nothing is charged, and its last error is kept.
+        """
+
+    @abstractmethod
     def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
         """Bring back jobs whose lease expired before ``now``: ``(requeued, failed)``.
 
@@ -160,6 +169,10 @@ class Backend(ABC):
     @abstractmethod
     def failed(self, queue: str, *, limit: int = 50) -> list[FailedJob]:
         """The newest ``limit`` entries of the failed set, newest first."""
+
+    @abstractmethod
+    def failed_job(self, queue: str, job_id: str) -> FailedJob | None:
+        """One entry of the failed set, or ``None`` when ``job_id`` is not a failed job of ``queue``."""
 
     @abstractmethod
     def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:

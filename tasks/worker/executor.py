@@ -21,9 +21,9 @@ from .. import registry
 from ..backends.base import Backend
 from ..context import JobContext, reset_current, set_current
 from ..errors import Fail, JobTimeout, Retry, SerializationError, SignatureError
-from ..model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
+from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
 from ..registry import JobDefinition
-from ..retry import RetryPolicy, backoff_delay, has_attempts_left
+from ..retry import RetryPolicy, backoff_delay, has_attempts_left, unknown_job_run_at
 from ..serialization import Envelope, PayloadError, Serializer, decode_envelope, get_serializer, verify
 
 log = logging.getLogger("tasks.worker")
@@ -57,24 +57,35 @@ def decode(lease: Lease, secret: str | None, *, with_arguments: bool = True) -> 
         return Dead(ErrorInfo("PayloadError", f"payload does not decode: {exc}"))
 
 
-def resolve(envelope: Envelope) -> JobDefinition | Dead:
-    """The registered definition for the payload's name; never imports anything the payload names."""
+def resolve(envelope: Envelope, lease: Lease, *, now: float, unknown_grace_s: float) -> JobDefinition | Dead | Deferred:
+    """The registered definition for the payload's name; never imports anything the payload names.
+
+    A name this worker does not know is put back for a later look while ``unknown_grace_s`` lasts from when the
+    job was due (a rolling deploy: a worker that knows it may come), then fails as ``UnknownJob``.
+    """
     definition = registry.lookup(envelope.name)
-    if definition is None:
+    if definition is not None:
+        return definition
+    due_since = max(lease.enqueued_at, envelope.run_at or lease.enqueued_at)
+    run_at = unknown_job_run_at(due_since=due_since, now=now, grace_s=unknown_grace_s) if unknown_grace_s > 0 else None
+    if run_at is None:
         known = ", ".join(registry.names()) or "none"
-        return Dead(
-            ErrorInfo("UnknownJob", f"no job named {envelope.name!r} is registered in this worker (known: {known})")
-        )
-    return definition
+        waited = f"; it waited {unknown_grace_s:g} s for a worker that knows it" if unknown_grace_s > 0 else ""
+        message = f"no job named {envelope.name!r} is registered in this worker (known: {known}){waited}"
+        return Dead(ErrorInfo("UnknownJob", message))
+    deadline = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(due_since + unknown_grace_s))
+    return Deferred(run_at, f"no job named {envelope.name!r} in this worker (it fails as UnknownJob from {deadline})")
 
 
-def prepare(lease: Lease, secret: str | None, *, with_arguments: bool = True) -> tuple[Envelope, JobDefinition] | Dead:
-    """decode then resolve: what to call, or why the job cannot run at all."""
+def prepare(
+    lease: Lease, secret: str | None, *, with_arguments: bool = True, now: float = 0.0, unknown_grace_s: float = 0.0
+) -> tuple[Envelope, JobDefinition] | Dead | Deferred:
+    """decode then resolve: what to call, or why the job cannot run (for good, or here for now: ``Deferred``)."""
     envelope = decode(lease, secret, with_arguments=with_arguments)
     if isinstance(envelope, Dead):
         return envelope
-    definition = resolve(envelope)
-    if isinstance(definition, Dead):
+    definition = resolve(envelope, lease, now=now, unknown_grace_s=unknown_grace_s)
+    if isinstance(definition, (Dead, Deferred)):
         return definition
     return envelope, definition
 
@@ -138,7 +149,7 @@ def decide(
     policy: RetryPolicy,
     now: float,
     rand: Callable[[], float] | None = None,
-) -> Outcome:
+) -> Completed | RetryAt | Dead:
     """Completed, retry at T, or dead: the retry policy applied to one attempt's result."""
     exc = attempt.error
     if exc is None:
@@ -166,16 +177,18 @@ def _backoff(policy: RetryPolicy, attempt: int, rand: Callable[[], float] | None
 
 def conclude(
     attempt: Attempt, *, lease: Lease, envelope: Envelope, definition: JobDefinition, secret: str | None, now: float
-) -> Outcome:
+) -> Completed | RetryAt | Dead:
     """``decide`` with the job's own serializer and retry policy."""
     serializer = get_serializer(envelope.serializer, secret)
     return decide(attempt, lease=lease, envelope=envelope, serializer=serializer, policy=definition.policy, now=now)
 
 
-def run(lease: Lease, *, secret: str | None, clock: Callable[[], float] = time.time) -> Outcome:
+def run(
+    lease: Lease, *, secret: str | None, clock: Callable[[], float] = time.time, unknown_grace_s: float = 0.0
+) -> Outcome:
     """decode -> resolve -> invoke -> decide for one lease; never raises for a job's own failure."""
-    prepared = prepare(lease, secret)
-    if isinstance(prepared, Dead):
+    prepared = prepare(lease, secret, now=clock(), unknown_grace_s=unknown_grace_s)
+    if isinstance(prepared, (Dead, Deferred)):
         return prepared
     envelope, definition = prepared
     attempt = invoke(definition, envelope, lease)
@@ -188,6 +201,8 @@ def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: floa
         return backend.complete(lease, outcome.result, now=now, result_ttl_s=outcome.result_ttl_s)
     if isinstance(outcome, RetryAt):
         return backend.retry(lease, run_at=outcome.run_at, error=outcome.error, now=now)
+    if isinstance(outcome, Deferred):
+        return backend.defer(lease, run_at=outcome.run_at, now=now)
     return backend.fail(lease, error=outcome.error, now=now)
 
 

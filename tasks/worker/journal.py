@@ -20,7 +20,7 @@ import struct
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from ..model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
+from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
 
 #: Bytes of shared memory per worker process: room for thousands of typical outcomes.
 JOURNAL_BYTES = 1 << 20
@@ -29,7 +29,7 @@ JOURNAL_BYTES = 1 << 20
 _END = struct.Struct("<Q")
 #: A record's head: lengths of the job id, the token and the data, the kind, and a number (TTL or run_at).
 _HEAD = struct.Struct("<HHIBd")
-_COMPLETED, _RETRY, _DEAD = 1, 2, 3
+_COMPLETED, _RETRY, _DEAD, _DEFERRED = 1, 2, 3, 4
 
 
 class OutcomeJournal:
@@ -98,12 +98,16 @@ def _encode(outcome: Outcome) -> tuple[int, float, bytes]:
         return _COMPLETED, outcome.result_ttl_s, outcome.result.encode("utf-8", "surrogateescape")
     if isinstance(outcome, RetryAt):
         return _RETRY, outcome.run_at, outcome.error.to_json().encode()
+    if isinstance(outcome, Deferred):
+        return _DEFERRED, outcome.run_at, outcome.reason.encode("utf-8", "surrogateescape")
     return _DEAD, 0.0, outcome.error.to_json().encode()
 
 
 def _decode(kind: int, number: float, data: bytes) -> Outcome | None:
     if kind == _COMPLETED:
         return Completed(data.decode("utf-8", "surrogateescape"), number)
+    if kind == _DEFERRED:
+        return Deferred(number, data.decode("utf-8", "surrogateescape"))
     error = ErrorInfo.from_json(data)
     if error is None:
         return None

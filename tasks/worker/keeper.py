@@ -19,7 +19,7 @@ from typing import Union
 
 from ..backends.base import Backend
 from ..errors import BackendUnavailable
-from ..model import Completed, Dead, ErrorInfo, Lease, RetryAt
+from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, RetryAt
 from . import executor
 
 log = logging.getLogger("tasks.pool")
@@ -28,7 +28,7 @@ log = logging.getLogger("tasks.pool")
 Failure = Union[RetryAt, Dead]
 #: The fate of a dead process's job: the outcome it computed (written as it is), the error that ended its
 #: attempt (the job's retry policy decides), or ``None``: put back, attempt given back.
-Fate = Union[Completed, RetryAt, Dead, Exception, None]
+Fate = Union[Completed, RetryAt, Dead, Deferred, Exception, None]
 
 #: Pause between two tries while the datastore is away.
 RETRY_PAUSE_S = 0.5
@@ -192,6 +192,8 @@ def lost_attempt(lease: Lease, error: Exception, *, secret: str | None, now: flo
     prepared = executor.prepare(lease, secret, with_arguments=False)
     if isinstance(prepared, Dead):
         return prepared
+    if isinstance(prepared, Deferred):  # only with a grace for unknown names, which is not asked for here
+        return Dead(ErrorInfo("UnknownJob", prepared.reason))
     envelope, definition = prepared
     attempt = executor.Attempt(error=error)
     outcome = executor.conclude(attempt, lease=lease, envelope=envelope, definition=definition, secret=secret, now=now)

@@ -30,8 +30,9 @@ from typing import Any
 from .. import registry
 from ..backends.base import Backend
 from ..errors import BackendUnavailable
-from ..model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
+from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
 from ..registry import JobDefinition
+from ..retry import UNKNOWN_JOB_GRACE_S
 from ..serialization import Envelope
 from . import executor
 from .async_runner import AsyncRunner
@@ -71,6 +72,9 @@ class WorkerSettings:
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
     #: Shown by ``python -m tasks workers`` (the pool puts its supervisor's pid here).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: How long a job whose name this worker does not know is put back (uncharged) before it fails as
+    #: ``UnknownJob``, from when it was due: a rolling deploy loses nothing. 0 fails it at once.
+    unknown_job_grace_s: float = UNKNOWN_JOB_GRACE_S
 
 
 class Worker:
@@ -98,6 +102,7 @@ class Worker:
         self._next_maintenance = 0.0
         self._wake_at = float("inf")  # when an idle wait ended for a delayed job or a lease expiry
         self._outage = False
+        self._published = registry.published()  # the registry is complete once the app's modules are imported
 
     # --- public ----------------------------------------------------------------------------------------------
 
@@ -126,6 +131,8 @@ class Worker:
             self._shutdown()
             self._stop.set()
             self._heartbeat.stop()  # everything is written or released: nothing left to keep alive
+            with contextlib.suppress(BackendUnavailable):  # after the last beat, which would list it again
+                self.backend.unregister_worker(self.settings.worker_id)  # else it expires with its heartbeat
         return 0
 
     def stop(self) -> None:
@@ -164,6 +171,7 @@ class Worker:
             jobs_done=self.jobs_done,
             current_jobs=self._ledger.running(),
             extra=dict(self.settings.extra),
+            jobs=self._published,
         )
 
     # --- the loop --------------------------------------------------------------------------------------------
@@ -270,8 +278,8 @@ class Worker:
         charges this job's attempt, so a record that kills every process it reaches still ends.
         """
         self._ledger.preparing(lease)
-        prepared = _prepare(lease, self.settings.secret)
-        if isinstance(prepared, Dead):
+        prepared = _prepare(lease, self.settings.secret, now=self.clock(), grace_s=self.settings.unknown_job_grace_s)
+        if isinstance(prepared, (Dead, Deferred)):
             self._finish(lease, prepared, 0.0)
             return True
         envelope, definition = prepared
@@ -362,7 +370,7 @@ class Worker:
         self._wake_at = float("inf")
 
     def _shutdown(self) -> None:
-        """Let async jobs end, write pending outcomes, release what was never started, leave the worker list."""
+        """Let async jobs end, write pending outcomes, release what was never started."""
         if self._aio is not None:
             self._aio.wait_idle()
             self._aio.close()
@@ -376,18 +384,18 @@ class Worker:
             )
         unstarted, self._todo = list(self._todo), deque()
         self._release(unstarted)
-        with contextlib.suppress(BackendUnavailable):  # else the entry expires with its heartbeat
-            self.backend.unregister_worker(self.settings.worker_id)
 
     def heartbeat(self, *, raise_errors: bool = False) -> None:
         """Extend every held lease now and refresh this worker's entry in the worker list."""
         self._heartbeat.beat(raise_errors=raise_errors)
 
 
-def _prepare(lease: Lease, secret: str | None) -> tuple[Envelope, JobDefinition] | Dead:
+def _prepare(
+    lease: Lease, secret: str | None, *, now: float, grace_s: float
+) -> tuple[Envelope, JobDefinition] | Dead | Deferred:
     """``executor.prepare``, with any error it did not foresee turned into a failure of this job alone."""
     try:
-        return executor.prepare(lease, secret)
+        return executor.prepare(lease, secret, now=now, unknown_grace_s=grace_s)
     except Exception as exc:  # decoding is guarded; this is the net under it, so no record ends the process
         log.exception("job %s could not be prepared", lease.job_id)
         return Dead(ErrorInfo(type(exc).__name__, f"the job could not be prepared: {exc}"))
@@ -407,6 +415,14 @@ def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> 
             outcome.error.type,
             cap_text(outcome.error.message, LOG_MESSAGE_CHARS),
             max(0.0, outcome.run_at - now),
+        )
+    elif isinstance(outcome, Deferred):
+        log.warning(
+            "job %s %s put back for %.1f s, attempt given back: %s",
+            lease.job_id,
+            _name(lease),
+            max(0.0, outcome.run_at - now),
+            outcome.reason,
         )
     else:
         log.error(

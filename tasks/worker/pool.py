@@ -28,7 +28,7 @@ import os
 import pickle
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -138,9 +138,14 @@ class ChildHandle:
 class Supervisor:
     """Runs the pool until stopped (or, in burst mode, until every child has drained its queues)."""
 
-    def __init__(self, backend: Backend, settings: PoolSettings) -> None:
+    def __init__(
+        self, backend: Backend, settings: PoolSettings, *, on_stop: Callable[[], object] | None = None
+    ) -> None:
+        """``on_stop`` is called first when a graceful stop begins: the pool's cron scheduler stops there, so no
+        tick is enqueued while running jobs finish."""
         self.backend = backend
         self.settings = settings
+        self._on_stop = on_stop
         self.lease_s = settings.child.lease_s
         self._context = multiprocessing.get_context("spawn")
         self._children: dict[int, ChildHandle] = {}
@@ -190,6 +195,11 @@ class Supervisor:
 
     def _begin_stop(self) -> None:
         self._stopping = True
+        if self._on_stop is not None:
+            try:
+                self._on_stop()
+            except Exception:  # the stop goes on: the children must still be told
+                log.exception("stopping: the stop hook failed")
         self._restart_at.clear()
         self._grace_deadline = time.monotonic() + self.settings.grace_s
         log.info("stopping: running jobs have %.0f s to finish, then go back to their queue", self.settings.grace_s)

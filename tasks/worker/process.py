@@ -33,6 +33,7 @@ from typing import Any
 from .. import config
 from ..console import tolerant_output
 from ..model import Lease, Outcome
+from ..retry import UNKNOWN_JOB_GRACE_S
 from ..signals import install_stop_signals
 from .journal import OutcomeJournal
 from .loop import Worker, WorkerSettings
@@ -65,6 +66,8 @@ class ChildSpec:
     supervisor_pid: int
     #: When the supervisor dies, running jobs get this long to finish before they are put back.
     grace_s: float = 30.0
+    #: How long a job whose name this process does not know is put back before it fails (``WorkerSettings``).
+    unknown_job_grace_s: float = UNKNOWN_JOB_GRACE_S
 
 
 class RunningSlot:
@@ -217,6 +220,7 @@ def child_main(spec: ChildSpec, conn: Connection, slot: RunningSlot, journal: Ou
         secret=spec.secret,
         async_concurrency=spec.async_concurrency,
         extra={"supervisor_pid": spec.supervisor_pid, "slot": spec.slot},
+        unknown_job_grace_s=spec.unknown_job_grace_s,
     )
     holder: list[Worker] = []
     reporter = PipeReporter(conn, slot, journal, on_lost=lambda: _supervisor_gone(holder, spec.grace_s))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import redis
 
 from tasks import JobHandle, dispatch, queue
+from tasks.config import get_backend
 from tests import jobs
 from tests.cli.conftest import start_line, tasks_cli
 from tests.support.processes import kill_session, start_tasks, tasks_env
@@ -107,14 +110,72 @@ def test_queues_are_served_in_strict_priority_order(redis_app: str, prefix: str,
     assert record.read_text().split() == [f"high-{n}" for n in range(5)] + [f"default-{n}" for n in range(5)]
 
 
-def test_a_job_it_cannot_run_is_failed_and_the_worker_goes_on(redis_app: str, prefix: str) -> None:
+def test_a_job_it_does_not_know_is_put_back_uncharged_and_the_worker_goes_on(redis_app: str, prefix: str) -> None:
+    # Given a job no module of the worker defines (a rolling deploy: its code has not reached this worker yet)
     unknown = dispatch("nobody.knows.me")
     good = jobs.add.delay(1, 1)
+
+    # When a worker drains the queue
     done = tasks_cli(["worker", "tests.jobs", "--queues", "default", *BURST], url=redis_app, prefix=prefix)
+
+    # Then the unknown job waits for another look, no attempt spent, the log says so, and the good job ran
+    assert done.returncode == 0, done.stderr
+    assert unknown.status() == "scheduled"
+    assert get_backend().status("default", unknown.id).attempts == 0  # type: ignore[union-attr]
+    assert f"job {unknown.id} nobody.knows.me put back for 2.0 s, attempt given back" in done.stderr
+    assert "no job named 'nobody.knows.me' in this worker (it fails as UnknownJob from " in done.stderr
+    assert good.result(timeout=5) == 2
+
+
+@pytest.mark.parametrize("setting", ["flag", "pyproject"])
+def test_with_no_grace_a_job_it_does_not_know_fails_at_once(
+    setting: str, redis_app: str, prefix: str, tmp_path: Path
+) -> None:
+    # Given a grace of 0 for unknown names, by the flag or in pyproject.toml
+    unknown = dispatch("nobody.knows.me")
+    flags = ["--unknown-job-grace", "0"] if setting == "flag" else []
+    if setting == "pyproject":
+        (tmp_path / "pyproject.toml").write_text('[tool.tasks]\napp = "tests.jobs"\nunknown_job_grace = 0\n')
+
+    # When a worker drains the queue
+    done = tasks_cli(["worker", *flags, "--app", "tests.jobs", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path)
+
+    # Then the unknown job failed for good at once
     assert done.returncode == 0, done.stderr
     assert unknown.status() == "failed"
-    assert queue("default").failed()[0].error_type == "UnknownJob"
-    assert good.result(timeout=5) == 2
+    [record] = queue("default").failed()
+    assert (record.error_type, record.attempts) == ("UnknownJob", 1)
+
+
+def test_a_worker_that_knows_no_job_refuses_to_start_and_names_the_likely_module(redis_app: str, prefix: str) -> None:
+    # When a worker is started on the package instead of its jobs module
+    done = tasks_cli(["worker", "tests", *BURST], url=redis_app, prefix=prefix)
+
+    # Then it does not start, and says where the jobs are
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: no job is registered after importing tests, so a worker has nothing to run; "
+        "the jobs may be in tests.jobs: python -m tasks worker tests.jobs"
+    )
+
+
+@pytest.mark.parametrize("given", ["tests/jobs.py", "tests/jobs", "./tests/jobs.py"])
+def test_a_file_path_given_as_a_module_gets_the_module_name_suggested(given: str, redis_app: str, prefix: str) -> None:
+    done = tasks_cli(["worker", given, *BURST], url=redis_app, prefix=prefix)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: job module {given!r} is a file path: name the module instead, tests.jobs"
+
+
+def test_an_unknown_key_under_tool_tasks_is_refused_with_a_did_you_mean(
+    redis_app: str, prefix: str, tmp_path: Path
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.tasks]\napps = ["tests.jobs"]\n')
+    done = tasks_cli(["worker", *BURST], url=redis_app, prefix=prefix, cwd=tmp_path)
+    assert done.returncode == 2
+    assert (
+        f"unknown key 'apps' under [tool.tasks] in {tmp_path / 'pyproject.toml'} (did you mean 'app'?)" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
 
 
 def test_with_tasks_secret_set_the_worker_refuses_unsigned_payloads(redis_app: str, prefix: str) -> None:
@@ -268,3 +329,45 @@ def test_a_producer_that_cannot_import_the_job_dispatches_it_by_name(redis_app: 
     # Then it ran under that name
     assert ran.returncode == 0, ran.stderr
     assert handle.result(timeout=5) == 42
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.rerun_once("a real pool and a producer process; the pool's start is wall-clock bounded")
+def test_a_producer_that_cannot_import_the_job_sends_it_to_the_queue_live_workers_announce(
+    redis_app: str, prefix: str, tmp_path: Path
+) -> None:
+    # Given a live pool that runs tests.on_emails (declared on the emails queue)
+    log = tmp_path / "worker.log"
+    args = ["worker", "tests.jobs", "--queues", "emails,default", "--concurrency", "1"]
+    pool = start_tasks(args, url=redis_app, prefix=prefix, log=log)
+    try:
+        wait_until(lambda: get_backend().workers(now=time.time()), timeout=30, message="the pool's announcement")
+
+        # When a producer that never imports tests.jobs dispatches the job by name, naming no queue
+        producer = (
+            "from tasks import dispatch; from tasks.registry import names; "
+            "assert 'tests.on_emails' not in names(); h = dispatch('tests.on_emails', 'ada'); print(h.queue, h.id)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", producer],
+            env=tasks_env(redis_app, prefix),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+        # Then it went to the job's own queue, with the job's own options, and the pool ran it
+        assert done.returncode == 0, done.stderr
+        queue_name, job_id = done.stdout.split()
+        assert queue_name == "emails"
+        handle: JobHandle[str] = JobHandle(job_id, queue_name)
+        assert handle.result(timeout=30) == "sent to ada"
+        status = get_backend().status("emails", job_id)
+        assert status is not None and json.loads(status.payload or "{}")["max_attempts"] == 2
+    finally:
+        pool.send_signal(signal.SIGTERM)
+        try:
+            pool.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            kill_session(pool.pid)
+            pool.wait(timeout=10)

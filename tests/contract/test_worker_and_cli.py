@@ -62,9 +62,9 @@ def test_the_cli_lists_retries_and_clears_on_every_backend(app: Target, capsys: 
     jobs.add.delay(3, 4)
 
     # Then `queues` shows the counts and `failed` the failed job
-    table = run_cli(capsys, "queues", "tests.jobs", "--url", app.url)
-    assert table.splitlines()[0].split() == ["queue", "ready", "scheduled", "running", "failed"]
-    assert ["default", "2", "0", "0", "1"] in [line.split() for line in table.splitlines()]
+    table = run_cli(capsys, "queues", "--app", "tests.jobs", "--url", app.url)
+    assert table.splitlines()[0].split() == ["queue", "ready", "scheduled", "running", "failed", "workers"]
+    assert ["default", "2", "0", "0", "1", "0"] in [line.split() for line in table.splitlines()]
     listing = run_cli(capsys, "failed", "default", "--url", app.url)
     assert failing.id in listing and "tests.always_fails" in listing and "ValueError: bad input" in listing
 
@@ -87,7 +87,7 @@ def test_the_cli_in_its_own_process_sees_the_same_queues(shared_target: Target) 
 
     done = run_tasks(["queues", "--url", url], url=url, prefix=prefix)
     assert done.returncode == 0, done.stderr
-    assert ["emails", "3", "0", "0", "0"] in [line.split() for line in done.stdout.splitlines()]
+    assert ["emails", "3", "0", "0", "0", "0"] in [line.split() for line in done.stdout.splitlines()]
     cleared = run_tasks(["clear", "emails"], url=url, prefix=prefix)
     assert cleared.returncode == 0 and cleared.stdout.strip() == "3 job(s) deleted from emails"
 
@@ -182,3 +182,23 @@ def test_the_cli_lists_the_live_workers(
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines()[1:]]
     assert any("default" in row for row in rows), done.stdout
+
+
+def test_queues_shows_which_queues_live_workers_listen_to_and_warns_of_the_others(
+    shared_target: Target, worker_process: tuple[subprocess.Popen[bytes], Path]
+) -> None:
+    # Given a live worker on default, and a job sent to a queue it does not listen to
+    jobs.add.on("high").delay(1, 2)
+
+    # When the queues are listed
+    done = run_tasks(["queues"], url=shared_target.url, prefix=shared_target.prefix)
+
+    # Then each queue shows how many live worker processes listen to it, and the unserved one gets a warning
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines()[1:]}
+    assert rows["high"] == ["1", "0", "0", "0", "0"]
+    assert int(rows["default"][-1]) >= 1
+    assert done.stderr.strip() == (
+        "warning: queue 'high' has 1 job(s) waiting, and no live worker listens to it "
+        "(live workers listen to default; start one with --queues high,...)"
+    )

@@ -36,6 +36,8 @@ SQLITE = "tasks/backends/sqlite/backend.py"
 MALFORMED = "tests/contract/test_malformed_records.py"
 HOSTILE = "tests/unit/test_hostile_jobs.py"
 CRASH = "tests/worker/test_crash_guarantees.py"
+DEFER = "tests/contract/test_defer.py"
+UNKNOWN = "tests/unit/test_unknown_jobs.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- Redis Lua: each transition one script ----------------------------------------------------------------
@@ -102,7 +104,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "sqlite-release-charges-the-attempt", "sqlite", SQL,
-        "THEN attempts - 1 ELSE 0 END", "THEN attempts ELSE 0 END",
+        "NULL,\n    attempts = CASE WHEN typeof(attempts) = 'integer' AND attempts > 0 THEN attempts - 1",
+        "NULL,\n    attempts = CASE WHEN typeof(attempts) = 'integer' AND attempts > 0 THEN attempts",
         (f"{CONTRACT}/test_leases.py::test_release_gives_the_attempt_back_and_puts_the_job_at_the_head[sqlite]",),
     ),
     Mutant(
@@ -362,5 +365,75 @@ MUTANTS: tuple[Mutant, ...] = (
         "executor.prepare(lease, secret)",
         ("tests/unit/test_keeper.py::test_a_lost_attempt_never_loads_the_jobs_arguments",),
         "the supervisor would unpickle dill arguments: one that ends its process would end the pool",
+    ),
+    # --- a job whose name the worker does not know, dispatch by name, argument checks, stopping -----------------
+    Mutant(
+        "lua-defer-charges-the-attempt", "redis-lua", f"{LUA}/defer.lua",
+        "redis.call('HSET', KEYS[1], 'attempts', math.max(attempts - 1, 0))", "local _ = attempts",
+        (f"{DEFER}::test_defer_puts_the_job_back_for_later_with_the_attempt_given_back[redis]",),
+        "every worker that cannot run a job yet would spend one of its attempts",
+    ),
+    Mutant(
+        "lua-defer-ignores-token", "redis-lua", f"{LUA}/defer.lua",
+        "if job[1] ~= ARGV[2] then return 0 end", "local _ = job",
+        (f"{DEFER}::test_defer_with_a_stale_token_changes_nothing[redis]",),
+        "a stale worker would take back a job another worker runs",
+    ),
+    Mutant(
+        "lua-defer-due-now-waits", "redis-lua", f"{LUA}/defer.lua",
+        "if run_at <= now then", "if run_at < now then",
+        (f"{DEFER}::test_defer_due_now_goes_to_the_back_of_the_queue[redis]",),
+    ),
+    Mutant(
+        "sqlite-defer-charges-the-attempt", "sqlite", SQL,
+        "_GIVE_BACK = \"attempts = CASE WHEN typeof(attempts) = 'integer' AND attempts > 0 THEN attempts - 1",
+        "_GIVE_BACK = \"attempts = CASE WHEN typeof(attempts) = 'integer' AND attempts > 0 THEN attempts",
+        (f"{DEFER}::test_defer_puts_the_job_back_for_later_with_the_attempt_given_back[sqlite]",),
+    ),
+    Mutant(
+        "executor-unknown-job-fails-at-once", "executor", "tasks/worker/executor.py",
+        "unknown_job_run_at(due_since=due_since, now=now, grace_s=unknown_grace_s) if unknown_grace_s > 0 else None",
+        "None",
+        (f"{UNKNOWN}::test_a_job_this_worker_does_not_know_is_put_back_uncharged_and_the_others_run[memory]",),
+        "a rolling deploy would fail every job of a new kind that reached a worker of the old code",
+    ),
+    Mutant(
+        "executor-deferred-is-failed", "executor", "tasks/worker/executor.py",
+        "    if isinstance(outcome, Deferred):\n        return backend.defer(lease, run_at=outcome.run_at, now=now)\n",
+        "",
+        (f"{UNKNOWN}::test_a_job_this_worker_does_not_know_is_put_back_uncharged_and_the_others_run[memory]",),
+    ),
+    Mutant(
+        "retry-unknown-job-waits-past-the-grace", "retry", "tasks/retry.py",
+        "return min(now + wait, deadline)", "return now + wait",
+        ("tests/unit/test_retry_policy.py::test_the_last_look_falls_on_the_end_of_the_grace_and_after_it_the_job_fails",),
+    ),
+    Mutant(
+        "journal-drops-deferred-outcomes", "worker", "tasks/worker/journal.py",
+        "    if kind == _DEFERRED:\n        return Deferred(number, data.decode(\"utf-8\", \"surrogateescape\"))\n",
+        "",
+        ("tests/unit/test_journal.py::test_each_kind_of_outcome_reads_back_by_job_and_token",),
+        "a process that died before writing a put-back would have its job charged as a crash",
+    ),
+    Mutant(
+        "producer-skips-the-argument-check", "producer", "tasks/job.py",
+        "        if check is not None:\n            try:", "        if False:\n            try:",
+        ("tests/unit/test_argument_check.py::test_too_many_arguments_raise_at_once_and_nothing_is_sent[memory]",),
+        "a wrong call would be sent, fail in the worker and be retried for nothing",
+    ),
+    Mutant(
+        "producer-ignores-what-workers-announce", "producer", "tasks/job.py",
+        "published = deployment.published_job(name, get_backend())", "published = None",
+        (
+            "tests/unit/test_dispatch_by_name.py::"
+            "test_dispatch_by_name_goes_to_the_queue_a_live_worker_announces[memory]",
+        ),
+        "dispatch('name') from code that cannot import the job would send it to default, where nobody may listen",
+    ),
+    Mutant(
+        "supervisor-stops-its-scheduler-last", "supervisor", "tasks/worker/pool.py",
+        "        if self._on_stop is not None:\n            try:", "        if False:\n            try:",
+        ("tests/scheduler/test_stopping.py::test_a_stopping_pool_stops_its_scheduler_before_it_waits_for_its_jobs",),
+        "a stopping pool would enqueue ticks while it waits for its long jobs",
     ),
 )  # fmt: skip

@@ -269,7 +269,7 @@ def test_schedules_lists_next_fire_in_the_zone_and_utc_and_last_run(redis_url: s
         backend.close()
 
     # When the schedules are listed
-    result = run_tasks(["schedules", MODULE], url=redis_url, prefix=prefix)
+    result = run_tasks(["schedules", "--app", MODULE], url=redis_url, prefix=prefix)
 
     # Then each schedule shows its zone, its next fire in that zone and in UTC, and its last run
     assert result.returncode == 0, result.stderr

@@ -323,7 +323,7 @@ CIRCULAR.append(CIRCULAR)
         ((1,), {"b": {1, 2}}, "argument 'b'"),
         ((1, float("nan")), {}, "positional argument 1"),
         ((1,), {"b": b"bytes"}, "argument 'b'"),
-        ((CIRCULAR,), {}, "positional argument 0"),
+        ((CIRCULAR, 1), {}, "positional argument 0"),
     ],
     ids=["object", "set", "nan", "bytes", "circular"],
 )

@@ -9,6 +9,7 @@ import pytest
 
 from tasks import JobFailed, JobHandle, queue
 from tasks.config import get_backend
+from tasks.worker import Worker, WorkerSettings
 from tests import jobs
 from tests.support.waiting import wait_until
 from tests.unit.helpers import ManualClock, drain
@@ -125,6 +126,26 @@ def test_result_times_out_while_nobody_runs_the_job(app: str) -> None:
 
     # And the job is untouched
     assert handle.status() == "queued"
+
+
+def test_the_timeout_says_when_no_live_worker_listens_to_the_jobs_queue(app: str) -> None:
+    # Given a live worker that listens to default only, and a job sent to the high queue
+    worker = Worker(get_backend(), WorkerSettings(queues=["default"]))
+    worker.heartbeat()
+    handle = jobs.add.on("high").delay(1, 2)
+
+    # When the caller waits, Then the TimeoutError says that nobody will take it, and what the workers listen to
+    with pytest.raises(TimeoutError) as caught:
+        handle.result(timeout=0.05)
+    assert str(caught.value) == (
+        f"job {handle.id} is still queued after 0.05 s, and no live worker listens to queue 'high' "
+        "(live workers listen to default; start one with --queues high,...)"
+    )
+
+    # And a job on a queue the worker listens to times out with no such note
+    with pytest.raises(TimeoutError) as caught:
+        jobs.add.delay(1, 2).result(timeout=0.05)
+    assert str(caught.value).endswith("is still queued after 0.05 s")
 
 
 def test_an_unknown_job_raises_lookup_error(app: str) -> None:

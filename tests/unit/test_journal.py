@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tasks.model import Completed, Dead, ErrorInfo, Lease, Outcome, RetryAt
+from tasks.model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
 from tasks.worker.journal import OutcomeJournal
 from tasks.worker.ledger import Ledger, NoEvents
 
@@ -28,6 +28,7 @@ def test_each_kind_of_outcome_reads_back_by_job_and_token() -> None:
         "b": RetryAt(1_800_000_000.5, ERROR),
         "c": Dead(ErrorInfo("Fail", "card declined")),
         "d": Completed('"caf\u00e9 \udcff"', 60.0),  # non-ASCII, and bytes a tolerant read kept as escapes
+        "e": Deferred(1_800_000_002.25, "no job named 'billing.charge' here"),
     }
     for job_id, outcome in outcomes.items():
         assert journal.append(lease(job_id), outcome)

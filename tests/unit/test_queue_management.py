@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timezone
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,8 @@ def test_failed_records_say_what_ran_with_what_how_often_and_why(app: str) -> No
     assert record.attempts == 3
     assert (record.error_type, record.message) == ("ValueError", "disk full")
     assert "Traceback" in record.traceback and "raise ValueError(message)" in record.traceback
-    assert before <= record.failed_at <= after
+    assert record.failed_at.tzinfo is timezone.utc
+    assert before <= record.failed_at.timestamp() <= after
 
 
 def test_failed_lists_the_newest_first_up_to_the_limit(app: str) -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from tasks import Retry
-from tasks.retry import JITTER_FRACTION, RetryPolicy, backoff_delay, has_attempts_left, validate_backoff
+from tasks.retry import (
+    JITTER_FRACTION,
+    UNKNOWN_JOB_GRACE_S,
+    RetryPolicy,
+    backoff_delay,
+    has_attempts_left,
+    unknown_job_run_at,
+    validate_backoff,
+)
 
 RETRY_MODULE = Path(__file__).resolve().parents[2] / "tasks" / "retry.py"
 
@@ -193,3 +201,32 @@ def test_a_callable_that_returns_nonsense_retries_at_once(value: float) -> None:
 
 def test_a_callable_that_returns_infinity_is_capped() -> None:
     assert backoff_delay(RetryPolicy(backoff=lambda n: float("inf"), max_backoff_s=60), 1) == 60
+
+
+# --- a job whose name the worker does not know -------------------------------------------------------------------
+
+
+def test_an_unknown_job_is_looked_at_again_in_2_s_at_first() -> None:
+    assert unknown_job_run_at(due_since=1000.0, now=1000.0, grace_s=600) == 1002.0
+    assert unknown_job_run_at(due_since=1000.0, now=1006.0, grace_s=600) == 1008.0
+
+
+def test_the_wait_grows_with_the_jobs_age_up_to_a_minute() -> None:
+    assert unknown_job_run_at(due_since=1000.0, now=1040.0, grace_s=600) == 1050.0  # a quarter of its age
+    assert unknown_job_run_at(due_since=1000.0, now=1400.0, grace_s=600) == 1460.0  # capped at a minute
+
+
+def test_the_last_look_falls_on_the_end_of_the_grace_and_after_it_the_job_fails() -> None:
+    assert unknown_job_run_at(due_since=1000.0, now=1590.0, grace_s=600) == 1600.0
+    assert unknown_job_run_at(due_since=1000.0, now=1600.0, grace_s=600) is None
+    assert unknown_job_run_at(due_since=1000.0, now=1000.0, grace_s=0) is None
+    assert unknown_job_run_at(due_since=float("nan"), now=1000.0, grace_s=600) is None
+
+
+def test_with_the_default_grace_a_job_is_looked_at_about_25_times() -> None:
+    looks, now = [], 1000.0
+    while (following := unknown_job_run_at(due_since=1000.0, now=now, grace_s=UNKNOWN_JOB_GRACE_S)) is not None:
+        looks.append(now)
+        now = following
+    assert 20 <= len(looks) <= 30
+    assert now == 1000.0 + UNKNOWN_JOB_GRACE_S

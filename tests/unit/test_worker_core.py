@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from tasks import dispatch, queue
+from tasks import queue
 from tasks.config import get_backend
 from tasks.worker import Worker, WorkerSettings, default_queues
+from tasks.worker.heartbeat import Heartbeat
 from tests import jobs
 from tests.unit.helpers import drain
 
@@ -50,24 +52,6 @@ def failure_of(job_id: str, queue_name: str = "default") -> tuple[str, str]:
 
 
 # --- jobs the worker cannot run ----------------------------------------------------------------------------------
-
-
-def test_an_unknown_job_lands_in_the_failed_set_and_the_worker_goes_on(app: str) -> None:
-    # Given a job no module of this worker defines, queued before a good one
-    unknown = dispatch("billing.charge", 42)
-    good = jobs.add.delay(1, 2)
-
-    # When a worker drains the queue
-    assert drain() == 0
-
-    # Then the unknown job failed for good at once, naming what this worker knows, and the good one ran
-    assert unknown.status() == "failed"
-    error_type, message = failure_of(unknown.id)
-    assert error_type == "UnknownJob"
-    assert "no job named 'billing.charge'" in message
-    assert "tests.add" in message
-    assert queue("default").failed()[0].attempts == 1
-    assert good.result(timeout=5) == 3
 
 
 @pytest.mark.parametrize(
@@ -214,3 +198,28 @@ def test_a_job_within_its_timeout_is_not_disturbed(app: str) -> None:
     handle = jobs.sleeper.delay(0.01)
     drain()
     assert handle.status() == "succeeded"
+
+
+def test_a_worker_that_stops_before_its_first_heartbeat_leaves_the_worker_list(
+    app: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker whose heartbeat thread beats for the first time only once the worker is shutting down
+    shut = threading.Event()
+    first_beat, shutdown = Heartbeat._loop, Worker._shutdown
+
+    def late_first_beat(self: Heartbeat) -> None:
+        shut.wait(5)
+        first_beat(self)
+
+    def shutdown_then_let_it_beat(self: Worker) -> None:
+        shutdown(self)
+        shut.set()
+
+    monkeypatch.setattr(Heartbeat, "_loop", late_first_beat)
+    monkeypatch.setattr(Worker, "_shutdown", shutdown_then_let_it_beat)
+
+    # When a burst worker runs and exits
+    assert Worker(get_backend(), WorkerSettings(queues=["default"], burst=True)).run() == 0
+
+    # Then it is not listed: its entry went after its last beat, not before
+    assert get_backend().workers(now=time.time()) == []

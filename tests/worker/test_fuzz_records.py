@@ -147,7 +147,8 @@ def damaged_record(key: str, damage: tuple[str, Any]) -> tuple[bytes | str, dict
 def test_no_record_whatever_its_bytes_kills_a_worker_or_disturbs_another_job(site: Site) -> None:
     # Given a live pool of 2 on a deployment with a secret
     configure(secret=SECRET)
-    pool = site.pools.start("--concurrency", "2", "--lease", "5", TASKS_SECRET=SECRET)
+    # (a damaged name fails at once, as UnknownJob: with a grace for unknown names it would wait to be looked at again)
+    pool = site.pools.start("--concurrency", "2", "--lease", "5", "--unknown-job-grace", "0", TASKS_SECRET=SECRET)
     backend = site.backend
     pids = wait_for_workers(backend, pool, 2)
     tally = Tally()

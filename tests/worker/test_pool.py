@@ -84,7 +84,7 @@ def test_workers_lists_each_process_with_its_supervisor_queues_counts_and_curren
     )
 
     # When we list the workers
-    listing = run_tasks(["workers", "tests.jobs"], url=redis_url, prefix=prefix)
+    listing = run_tasks(["workers"], url=redis_url, prefix=prefix)
 
     # Then each process shows with host, supervisor, pid, queues, start time, jobs done and its current job
     assert listing.returncode == 0, listing.stderr

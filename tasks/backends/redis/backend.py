@@ -258,6 +258,11 @@ class RedisBackend(Backend):
         keys = [qk.job(lease.job_id), qk.leases, qk.ready, qk.wake]
         return bool(self._run("release", keys, [lease.job_id, lease.token]))
 
+    def defer(self, lease: Lease, *, run_at: float, now: float) -> bool:
+        qk = self.keys.queue(lease.queue)
+        keys = [qk.job(lease.job_id), qk.leases, qk.scheduled, qk.ready, qk.wake]
+        return bool(self._run("defer", keys, [lease.job_id, lease.token, run_at, now]))
+
     def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
         """Also reports, at most once a minute per queue, a queue one of whose keys holds the wrong type (written
         by hand, say): the scripts leave such a queue untouched, and the other queues go on."""
@@ -318,6 +323,16 @@ class RedisBackend(Backend):
             FailedJob(job_id, queue, payload or "", _count(attempts), ErrorInfo.from_json(error), failed_at)
             for (job_id, failed_at), (payload, attempts, error) in zip(entries, rows)
         ]
+
+    def failed_job(self, queue: str, job_id: str) -> FailedJob | None:
+        qk = self.keys.queue(queue)
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zscore(qk.failed, job_id).hmget(qk.job(job_id), ["payload", "attempts", "error"])
+            failed_at, (payload, attempts, error) = pipe.execute()
+        if failed_at is None:
+            return None
+        return FailedJob(job_id, queue, payload or "", _count(attempts), ErrorInfo.from_json(error), float(failed_at))
 
     def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
         qk = self.keys.queue(queue)

@@ -26,6 +26,7 @@ SCRIPT_NAMES = (
     "retry",
     "fail",
     "release",
+    "defer",
     "extend",
     "requeue_expired",
     "retry_failed",

@@ -16,6 +16,7 @@ Two differences come from having no server:
 
 from __future__ import annotations
 
+import math
 import secrets
 import sqlite3
 import time
@@ -274,6 +275,16 @@ class SQLiteBackend(Backend):
                 == 1
             )
 
+    def defer(self, lease: Lease, *, run_at: float, now: float) -> bool:
+        if not (math.isfinite(run_at) and math.isfinite(now)):  # as Redis's script refuses them
+            raise ValueError("defer: run_at and now must be finite numbers")
+        params = self._p(lease.queue, id=lease.job_id, token=lease.token)
+        with self.db.write() as conn:
+            if run_at <= now:
+                params["seq"] = _Positions(conn, self.ns).tail(lease.queue)
+                return conn.execute(sql.DEFER_NOW, params).rowcount == 1
+            return conn.execute(sql.DEFER_LATER, {**params, "run_at": run_at}).rowcount == 1
+
     def requeue_expired(self, queues: Sequence[str], *, now: float, limit: int = 100) -> tuple[int, int]:
         """Also deletes the records whose result TTL ran out: the deterministic purge of this backend.
 
@@ -333,6 +344,14 @@ class SQLiteBackend(Backend):
             FailedJob(str(job_id), queue, str(payload), _count(attempts), ErrorInfo.from_json(error), float(failed_at))
             for job_id, payload, attempts, error, failed_at in rows
         ]
+
+    def failed_job(self, queue: str, job_id: str) -> FailedJob | None:
+        with self.db.read() as conn:
+            row = conn.execute(sql.FAILED_ONE, self._p(queue, id=job_id)).fetchone()
+        if row is None:
+            return None
+        _, payload, attempts, error, failed_at = row
+        return FailedJob(job_id, queue, str(payload), _count(attempts), ErrorInfo.from_json(error), float(failed_at))
 
     def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
         if ids is not None and not ids:

@@ -86,6 +86,18 @@ UPDATE jobs SET state = 'queued', seq = :seq, token = NULL, lease_expires_at = N
 WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
 """
 
+#: A job this worker cannot run yet, put back with its attempt given back (as ``RELEASE``): due at ``:run_at``, or
+#: at the tail of the queue at once when that time has come.
+_GIVE_BACK = "attempts = CASE WHEN typeof(attempts) = 'integer' AND attempts > 0 THEN attempts - 1 ELSE 0 END"
+DEFER_LATER = f"""
+UPDATE jobs SET state = 'scheduled', run_at = :run_at, token = NULL, lease_expires_at = NULL, {_GIVE_BACK}
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+DEFER_NOW = f"""
+UPDATE jobs SET state = 'queued', seq = :seq, token = NULL, lease_expires_at = NULL, {_GIVE_BACK}
+WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token
+"""
+
 #: Leases that expired; a lease expiry that is not a number (a row written by hand) counts as expired, so that
 #: no job stays "running" for good.
 EXPIRED_LEASES = """
@@ -145,6 +157,11 @@ FAILED = """
 SELECT id, payload, attempts, error, failed_at FROM jobs
 WHERE ns = :ns AND queue = :queue AND state = 'failed'
 ORDER BY failed_at DESC, id DESC LIMIT :limit
+"""
+
+FAILED_ONE = """
+SELECT id, payload, attempts, error, failed_at FROM jobs
+WHERE ns = :ns AND queue = :queue AND id = :id AND state = 'failed'
 """
 
 FAILED_IDS = "SELECT id FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'failed' ORDER BY failed_at, id"
