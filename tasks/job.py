@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, Union
 from typing_extensions import ParamSpec, Self
 
 from . import producer
+from .context import await_directly, call_directly, direct_context
 from .handle import JobHandle
 from .registry import JobDefinition, check_queue_name, lookup
 from .retry import RetryPolicy
@@ -54,8 +55,9 @@ class Job(Generic[P, R]):
         return f"<Job {self.name} queue={self.options.queue!r}>"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run the function here and now, like a plain call."""
-        return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
+        """Run the function here and now, like a plain call; ``current_job()`` in it describes this direct run."""
+        ctx = direct_context(self.name, self.options.queue, self.options.max_attempts)
+        return call_directly(self.definition.func, args, kwargs, ctx)  # type: ignore[no-any-return]
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         """Enqueue the job to run as soon as a worker is free."""
@@ -106,7 +108,8 @@ class AsyncJob(Job[P, R]):
     """
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:  # type: ignore[override]
-        return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
+        ctx = direct_context(self.name, self.options.queue, self.options.max_attempts)
+        return await_directly(self.definition.func(*args, **kwargs), ctx)
 
 
 def make_job(definition: JobDefinition) -> Job[Any, Any]:
