@@ -6,9 +6,10 @@ import json
 import time
 from typing import Any, Generic, TypeVar
 
-from .config import get_backend, settings
+from .config import settings
 from .errors import JobFailed
 from .model import JobState, JobStatus
+from .producer import destination
 from .serialization import get_serializer
 
 R = TypeVar("R")
@@ -60,7 +61,7 @@ class JobHandle(Generic[R]):
             pause = min(pause * 2, _POLL_MAX_S)
 
     def _fetch(self) -> JobStatus:
-        status = get_backend().status(self.queue, self.id)
+        status = destination().status(self.queue, self.id)  # the backend, or its stand-in in tests (tasks.testing)
         if status is None:
             raise LookupError(f"job {self.id} is unknown on queue {self.queue!r} (never sent, or its record expired)")
         return status
