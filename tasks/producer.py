@@ -34,10 +34,10 @@ class _Batch:
 #: The current ``bulk()`` block's batch, sent when the block exits.
 _bulk: ContextVar[_Batch | None] = ContextVar("tasks_bulk", default=None)
 
-#: The backend in force, the ``TASKS_SECRET`` seen, and then where dispatches go with the secret in force.
-#: ``settings()`` reads the whole environment, which costs more than the rest of a dispatch; what it depends on is
-#: ``configure()`` (which drops the backend) and ``TASKS_SECRET`` (the URL and prefix only matter when the backend
-#: is built).
+#: The backend in force, the ``TASKS_SECRET`` seen, and then where dispatches go (the backend, or in eager mode the
+#: runner of ``tasks.testing``) with the secret in force. ``settings()`` reads the whole environment, which costs
+#: more than the rest of a dispatch; what it depends on is ``configure()`` (which drops the backend) and
+#: ``TASKS_SECRET`` (the URL, prefix and eager mode only matter when the backend is built).
 _target: tuple[Backend, str | None, tuple[Destination, str | None]] | None = None
 
 
@@ -148,13 +148,22 @@ def _backend_and_secret() -> tuple[Destination, str | None]:
     env_secret = os.environ.get("TASKS_SECRET")
     target = _target
     if target is None or target[0] is not backend or target[1] != env_secret:
-        target = _target = (backend, env_secret, (backend, settings().secret))
+        current = settings()
+        to = _eager_runner() if current.eager else backend
+        target = _target = (backend, env_secret, (to, current.secret))
     return target[2]
 
 
 def destination() -> Destination:
     """Where a dispatch goes now: the configured backend, or the stand-in ``tasks.testing`` put in its place."""
     return _backend_and_secret()[0]
+
+
+def _eager_runner() -> Destination:
+    """Eager mode (``configure(eager=True)``, ``TASKS_EAGER=1``): dispatches run here, through the executor."""
+    from .testing.eager import shared_runner  # imported by processes in eager mode only
+
+    return shared_runner()
 
 
 @contextmanager
