@@ -4,7 +4,8 @@ Precedence: ``configure(...)`` in code, then the ``TASKS_URL`` / ``TASKS_PREFIX`
 environment variables, then the defaults. With no URL at all the backend is the SQLite file ``tasks.db`` in
 the current directory (``TASKS_URL`` may also be a bare path ending in ``.db``). Nothing connects at import
 time: the backend is built the first time a job is dispatched or a worker starts, from the settings in force
-then, and the worker's first log line names it.
+then, and the worker's first log line names it. Eager mode (``configure(eager=True)`` or ``TASKS_EAGER=1``) is
+read at that moment too: dispatches then run at once in the caller (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus, urlsplit
 
 from .errors import ConfigurationError
@@ -31,27 +32,34 @@ _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 @dataclass(frozen=True)
 class Settings:
-    """The settings in force; ``secret`` signs every payload when set (and is required for dill)."""
+    """The settings in force; ``secret`` signs every payload when set (and is required for dill); ``eager`` runs
+    every dispatch at once in the caller instead of sending it (for tests and local runs: docs/testing.md)."""
 
     url: str = DEFAULT_URL
     prefix: str = DEFAULT_PREFIX
     secret: str | None = field(default=None, repr=False)  # a repr lands in logs and tracebacks
+    eager: bool = False
 
 
 _lock = threading.Lock()
-_overrides: dict[str, str | None] = {}
+_overrides: dict[str, Any] = {}
 _backend: Backend | None = None
 
 
-def configure(*, url: str | None = None, prefix: str | None = None, secret: str | None = None) -> Settings:
-    """Set any of ``url``, ``prefix``, ``secret`` for this process; drops the backend built from older settings."""
+def configure(
+    *, url: str | None = None, prefix: str | None = None, secret: str | None = None, eager: bool | None = None
+) -> Settings:
+    """Set any of ``url``, ``prefix``, ``secret``, ``eager`` for this process; drops the backend built from older
+    settings (so the next dispatch reads them all again)."""
     global _backend
     if prefix is not None and not _PREFIX_RE.fullmatch(prefix):
         raise ConfigurationError(f"prefix {prefix!r} may hold only letters, digits, '_', '.' and '-'")
     if url is not None:
         normalize_url(url)  # fail now, not at the first dispatch
+    if eager is not None and not isinstance(eager, bool):
+        raise ConfigurationError(f"eager must be True or False, got {eager!r}")
     with _lock:
-        for key, value in (("url", url), ("prefix", prefix), ("secret", secret)):
+        for key, value in (("url", url), ("prefix", prefix), ("secret", secret), ("eager", eager)):
             if value is not None:
                 _overrides[key] = value
         if _backend is not None:
@@ -76,8 +84,29 @@ def settings() -> Settings:
         url=os.environ.get("TASKS_URL") or DEFAULT_URL,
         prefix=os.environ.get("TASKS_PREFIX") or DEFAULT_PREFIX,
         secret=os.environ.get("TASKS_SECRET") or None,
+        eager=_flag("TASKS_EAGER"),
     )
-    return replace(base, **_overrides)  # type: ignore[arg-type]
+    return replace(base, **_overrides)
+
+
+def overrides() -> dict[str, Any]:
+    """What ``configure()`` set, to put back later with ``reset()`` then ``configure(**saved)`` (test fixtures)."""
+    with _lock:
+        return dict(_overrides)
+
+
+#: How an environment variable says yes or no (any case; unset or empty is no).
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def _flag(name: str) -> bool:
+    """A yes/no environment variable; a value that is neither fails, rather than be read as a guess."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={os.environ[name]!r} is not understood: use 1 (on) or 0 (off)")
 
 
 def get_backend() -> Backend:

@@ -1,10 +1,16 @@
-"""``current_job()``: what a running job may know about itself."""
+"""``current_job()``: what a running job may know about itself, run by a worker or called directly."""
 
 from __future__ import annotations
 
 import logging
+import os
+import time
+from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 _current: ContextVar[JobContext | None] = ContextVar("tasks_current_job", default=None)
 
@@ -28,11 +34,55 @@ class JobContext:
 
 
 def current_job() -> JobContext:
-    """The context of the job running in this thread or task; ``RuntimeError`` outside a job."""
+    """The context of the job running in this thread or task; ``RuntimeError`` outside a job.
+
+    A job called directly (``send_email(...)``, a plain call) has a context too: see ``call_directly``.
+    """
     ctx = _current.get()
     if ctx is None:
-        raise RuntimeError("current_job() is only available inside a job run by a worker")
+        raise RuntimeError("current_job() is only available inside a job (run by a worker, or called directly)")
     return ctx
+
+
+#: How the id of a direct call's context starts: no datastore holds a record under it.
+DIRECT_ID_PREFIX = "direct-"
+
+
+def direct_context(name: str, queue: str, max_attempts: int) -> JobContext:
+    """The context of a direct call: an id of its own (``direct-`` and 32 hex digits), attempt 1, times now."""
+    now = time.time()
+    return JobContext(
+        id=DIRECT_ID_PREFIX + os.urandom(16).hex(),
+        name=name,
+        queue=queue,
+        attempt=1,
+        max_attempts=max_attempts,
+        enqueued_at=now,
+        started_at=now,
+    )
+
+
+def call_directly(func: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any], ctx: JobContext) -> R:
+    """Call ``func`` with ``ctx`` as ``current_job()``, unless a job is running already (a worker's job calling
+    another job directly): that call keeps the running job's context, as it always has."""
+    if _current.get() is not None:
+        return func(*args, **kwargs)
+    token = _current.set(ctx)
+    try:
+        return func(*args, **kwargs)
+    finally:
+        _current.reset(token)
+
+
+async def await_directly(coro: Coroutine[Any, Any, R], ctx: JobContext) -> R:
+    """``call_directly`` for a coroutine: the context is set while it runs, in the task that awaits it."""
+    if _current.get() is not None:
+        return await coro
+    token = _current.set(ctx)
+    try:
+        return await coro
+    finally:
+        _current.reset(token)
 
 
 def set_current(ctx: JobContext | None) -> object:

@@ -10,6 +10,7 @@ from .config import get_backend, settings
 from .deployment import no_listener_note
 from .errors import BackendUnavailable, JobFailed
 from .model import JobState, JobStatus
+from .producer import destination
 from .serialization import get_serializer
 
 R = TypeVar("R")
@@ -72,7 +73,7 @@ class JobHandle(Generic[R]):
         return message if note is None else f"{message}, and no live worker listens to queue {self.queue!r} ({note})"
 
     def _fetch(self) -> JobStatus:
-        status = get_backend().status(self.queue, self.id)
+        status = destination().status(self.queue, self.id)  # the backend, or its stand-in in tests (tasks.testing)
         if status is None:
             raise LookupError(f"job {self.id} is unknown on queue {self.queue!r} (never sent, or its record expired)")
         return status

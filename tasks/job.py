@@ -17,7 +17,8 @@ from typing import Any, Generic, TypeVar, Union
 from typing_extensions import ParamSpec, Self
 
 from . import deployment, producer
-from .config import get_backend
+from .backends.base import Backend
+from .context import await_directly, call_directly, direct_context
 from .handle import JobHandle
 from .registry import JobDefinition, check_queue_name, lookup
 from .retry import RetryPolicy
@@ -117,8 +118,9 @@ class Job(Dispatcher[P, R]):
         return f"<Job {self.name} queue={self.options.queue!r}>"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run the function here and now, like a plain call."""
-        return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
+        """Run the function here and now, like a plain call; ``current_job()`` in it describes this direct run."""
+        ctx = direct_context(self.name, self.options.queue, self.options.max_attempts)
+        return call_directly(self.definition.func, args, kwargs, ctx)  # type: ignore[no-any-return]
 
     def _view(self, options: producer.DispatchOptions) -> Self:
         return type(self)(self.definition, options)
@@ -131,7 +133,8 @@ class AsyncJob(Job[P, R]):
     """
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:  # type: ignore[override]
-        return self.definition.func(*args, **kwargs)  # type: ignore[no-any-return]
+        ctx = direct_context(self.name, self.options.queue, self.options.max_attempts)
+        return await_directly(self.definition.func(*args, **kwargs), ctx)
 
 
 class Call(Dispatcher[..., Any]):
@@ -185,7 +188,10 @@ def call(name: str, /) -> Call:
     definition = lookup(name)
     if definition is not None:
         return Call(definition_options(definition), definition.check_arguments)
-    published = deployment.published_job(name, get_backend())
+    target = producer.destination()
+    if not isinstance(target, Backend):  # tasks.testing's fake or eager mode: no datastore, no workers to ask
+        return Call(options_by_name(name))
+    published = deployment.published_job(name, target)
     if published is None:
         log.warning(
             "job %r is not registered here and no live worker runs it: sending it with the default options "

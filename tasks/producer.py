@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import get_backend, settings
-from .model import NewJob
+from .model import JobStatus, NewJob
 from .serialization import PayloadTemplate, get_serializer, sign
 
 if TYPE_CHECKING:
@@ -34,10 +34,11 @@ class _Batch:
 #: The current ``bulk()`` block's batch, sent when the block exits.
 _bulk: ContextVar[_Batch | None] = ContextVar("tasks_bulk", default=None)
 
-#: The backend in force, the ``TASKS_SECRET`` seen and the secret in force then. ``settings()`` reads the whole
-#: environment, which costs more than the rest of a dispatch; what it depends on is ``configure()`` (which
-#: drops the backend) and ``TASKS_SECRET`` (the URL and prefix only matter when the backend is built).
-_target: tuple[Backend, str | None, str | None] | None = None
+#: The backend in force, the ``TASKS_SECRET`` seen, and then where dispatches go (the backend, or in eager mode the
+#: runner of ``tasks.testing``) with the secret in force. ``settings()`` reads the whole environment, which costs
+#: more than the rest of a dispatch; what it depends on is ``configure()`` (which drops the backend) and
+#: ``TASKS_SECRET`` (the URL, prefix and eager mode only matter when the backend is built).
+_target: tuple[Backend, str | None, tuple[Destination, str | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,45 @@ def send(options: DispatchOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
     return job
 
 
-def _backend_and_secret() -> tuple[Backend, str | None]:
+class Destination(Protocol):
+    """Where dispatches go and where handles read a job's state: the backend, or its stand-in in tests."""
+
+    def enqueue(self, job: NewJob, *, now: float) -> bool: ...
+
+    def enqueue_many(self, jobs: Sequence[NewJob], *, now: float) -> list[bool]: ...
+
+    def status(self, queue: str, job_id: str) -> JobStatus | None: ...
+
+
+#: What ``tasks.testing`` puts in the backend's place (``fake()`` records dispatches, ``eager()`` runs them);
+#: ``None`` in production, where a dispatch pays one global read for it.
+sink: Destination | None = None
+
+
+def _backend_and_secret() -> tuple[Destination, str | None]:
     global _target
+    if sink is not None:
+        return sink, settings().secret
     backend = get_backend()
     env_secret = os.environ.get("TASKS_SECRET")
     target = _target
     if target is None or target[0] is not backend or target[1] != env_secret:
-        target = _target = (backend, env_secret, settings().secret)
-    return backend, target[2]
+        current = settings()
+        to = _eager_runner() if current.eager else backend
+        target = _target = (backend, env_secret, (to, current.secret))
+    return target[2]
+
+
+def destination() -> Destination:
+    """Where a dispatch goes now: the configured backend, or the stand-in ``tasks.testing`` put in its place."""
+    return _backend_and_secret()[0]
+
+
+def _eager_runner() -> Destination:
+    """Eager mode (``configure(eager=True)``, ``TASKS_EAGER=1``): dispatches run here, through the executor."""
+    from .testing.eager import shared_runner  # imported by processes in eager mode only
+
+    return shared_runner()
 
 
 @contextmanager

@@ -347,3 +347,37 @@ def record_pid_then_sleep(key: str, seconds: float) -> str:
     record(f"{key}:{os.getpid()}")
     time.sleep(seconds)
     return key
+
+
+# --- jobs of the suite of the testing helpers (tests/testing) ---------------------------------------------------
+
+
+@job(name="tests.notify", queue="notices")
+def notify(user_id: int, message: str = "hello", *, channel: str = "email") -> str:
+    return f"{channel}:{user_id}:{message}"
+
+
+@job(name="tests.collect")
+def collect(items: list[object]) -> str:
+    """The type the job received its argument as (a tuple dispatched arrives as a list, through JSON)."""
+    return type(items).__name__
+
+
+@job(name="tests.sign_up")
+def sign_up(user_id: int) -> list[str]:
+    """Dispatches a notice for the new user; returns the notice's id and its state as seen from inside this job."""
+    notice = notify.delay(user_id, "welcome")
+    return [notice.id, notice.status()]
+
+
+@job(name="tests.again_and_again", max_attempts=1)
+def again_and_again(n: int) -> int:
+    """Dispatches itself with ``n + 1``, forever."""
+    again_and_again.delay(n + 1)
+    return n
+
+
+@job(name="tests.calls_echo_context_directly")
+def calls_echo_context_directly() -> list[object]:
+    """Its own id, and the id ``echo_context`` sees when called directly from inside it."""
+    return [current_job().id, echo_context()["id"]]

@@ -57,7 +57,7 @@ def main() -> int:
             print(f"charge_card    -> failed for good: {exc.error_type}: {exc.message}")
         sys.stdout.flush()
         say("the queues")
-        tasks_command("queues", "jobs")
+        tasks_command("queues", "--app", "jobs")
         say("the failed set (retry with: python -m tasks retry default)")
         tasks_command("failed", "default")
     finally:

@@ -280,6 +280,53 @@ MUTANTS: tuple[Mutant, ...] = (
         "del outer.jobs[mark:]", "outer.jobs[:] = outer.jobs",
         ("tests/unit/test_bulk.py",),
     ),
+    # --- the testing helpers (docs/testing.md) -----------------------------------------------------------------
+    Mutant(
+        "testing-fake-lets-dispatches-through", "testing", "tasks/producer.py",
+        "    if sink is not None:\n        return sink, settings().secret", "    if False:\n        return sink, None",
+        ("tests/testing/test_fake.py",),
+        "a test under fake() would send real jobs, and its assertions would see nothing",
+    ),
+    Mutant(
+        "testing-eager-setting-ignored", "testing", "tasks/producer.py",
+        "to = _eager_runner() if current.eager else backend", "to = backend",
+        ("tests/testing/test_eager.py",),
+    ),
+    Mutant(
+        "testing-tasks-eager-unread", "testing", "tasks/config.py",
+        'eager=_flag("TASKS_EAGER"),', "eager=False,",
+        ("tests/testing/test_eager.py::test_tasks_eager_in_the_environment_turns_eager_mode_on",),
+    ),
+    Mutant(
+        "testing-handles-read-only-the-backend", "testing", "tasks/handle.py",
+        "status = destination().status(self.queue, self.id)",
+        'status = __import__("tasks.config").config.get_backend().status(self.queue, self.id)',
+        ("tests/testing/test_fake.py", "tests/testing/test_eager.py"),
+        "a handle from delay() under fake() or in eager mode would name a job no datastore holds",
+    ),
+    Mutant(
+        "testing-direct-call-without-context", "testing", "tasks/context.py",
+        "    token = _current.set(ctx)\n    try:\n        return func(",
+        "    token = _current.set(None)\n    try:\n        return func(",
+        ("tests/testing/test_direct_call.py",),
+    ),
+    Mutant(
+        "testing-clock-never-skips", "testing", "tasks/testing/runner.py",
+        "self.skipped_s += ahead", "self.skipped_s += 0",
+        ("tests/testing/test_run_all.py", "tests/testing/test_eager.py", "tests/testing/test_inprocess.py"),
+        "a retry due in an hour would run at once on a clock still reading now (or a burst worker would never see it)",
+    ),
+    Mutant(
+        "testing-match-without-round-trip", "testing", "tasks/testing/matching.py",
+        "carried = serializer.loads(serializer.dumps(expected))", "carried = expected",
+        ("tests/testing/test_fake.py",),
+    ),
+    Mutant(
+        "testing-run-all-loses-what-jobs-dispatch", "testing", "tasks/testing/fake.py",
+        "with diverted(self):", "if True:",
+        ("tests/testing/test_run_all.py",),
+        "jobs dispatched by a job run after the fake() block would go to the datastore",
+    ),
     # --- reliability: hostile records, crash duplicates, process trees (docs/protocol.md, docs/workers.md) --------
     Mutant(
         "lua-reserve-leases-damaged-records", "redis-lua", f"{LUA}/reserve.lua",
