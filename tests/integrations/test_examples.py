@@ -18,7 +18,10 @@ EXAMPLES = ROOT / "examples"
 
 #: Each example's script, and lines its walk-through prints when everything worked.
 COMMANDS = {
-    "quickstart": ("run_demo.py", ["charge_card    -> failed for good", "worker exited with status 0"]),
+    "quickstart": (
+        "run_demo.py",
+        ["charge_card    -> failed for good", "queue    ready  scheduled", "worker exited with status 0"],
+    ),
     "fastapi_app": ("run.py", ["the report: {'day': '2026-11-29'", "worker exited with status 0"]),
     "django_shop": ("run.py", ['"confirmed": true', "'not-an-address'} -> 400", "worker exited with status 0"]),
 }
