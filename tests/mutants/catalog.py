@@ -470,7 +470,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "producer-ignores-what-workers-announce", "producer", "tasks/job.py",
-        "published = deployment.published_job(name, get_backend())", "published = None",
+        "published = deployment.published_job(name, target)", "published = None",
         (
             "tests/unit/test_dispatch_by_name.py::"
             "test_dispatch_by_name_goes_to_the_queue_a_live_worker_announces[memory]",
