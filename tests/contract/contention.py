@@ -35,6 +35,7 @@ class Opener(Protocol):
 
     def open(self) -> Backend: ...
 
+
 #: SQL that does not write (a statement's first word); anything else holds the contender at its first write.
 SQL_READS = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "COMMIT", "END", "ROLLBACK", "RELEASE", "SAVEPOINT"})
 #: Redis commands that do not write; anything else (a script call included) holds the contender.

@@ -56,23 +56,6 @@ def orphan_id(backend: Backend, queue: str, job_id: str) -> None:
     backend.client.rpush(backend.keys.queue(queue).ready, job_id)
 
 
-def raw_job(backend: Backend, queue: str, job_id: bytes, payload: bytes) -> None:
-    """A ready job whose id is raw bytes (Redis: a hash and a ready-list entry; SQLite: a row, id as TEXT)."""
-    if isinstance(backend, SQLiteBackend):
-        with backend.db.write() as conn:
-            conn.execute(
-                "INSERT INTO jobs (ns, queue, id, state, payload, max_attempts, enqueued_at, seq) "
-                "VALUES (?, ?, CAST(? AS TEXT), 'queued', ?, 1, 0, -1)",
-                (backend.ns, queue, job_id, payload.decode()),
-            )
-        return
-    assert isinstance(backend, RedisBackend)
-    qk = backend.keys.queue(queue)
-    key = qk.job_prefix.encode() + job_id
-    backend.client.hset(key, mapping={"payload": payload, "state": "queued", "max_attempts": 1, "enqueued_at": 0})
-    backend.client.lpush(qk.ready, job_id)
-
-
 #: What ``raw_enqueue`` stores: a field's value, ``None`` to leave a Redis hash field out.
 Value = bytes | str | int | float | None
 

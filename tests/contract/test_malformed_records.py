@@ -14,7 +14,7 @@ from tasks.backends.redis import RedisBackend
 from tasks.backends.sqlite import SQLiteBackend
 from tasks.model import ErrorInfo
 from tests.contract.conftest import Clock, new_job
-from tests.contract.damage import InvalidText, delete_field, orphan, orphan_id, raw_job, set_field
+from tests.contract.damage import InvalidText, delete_field, orphan, orphan_id, raw_enqueue, set_field
 
 DAMAGE = {
     "attempts-not-a-number": ("attempts", "x", "field attempts is 'x', not an integer >= 0"),
@@ -64,7 +64,7 @@ def test_a_damaged_record_goes_to_the_failed_set_with_its_reason_and_the_batch_g
 
 def test_an_id_whose_bytes_are_not_utf8_is_failed_and_listed(backend: Backend, clock: Clock) -> None:
     # Given a job whose id is not UTF-8, ahead of a good one
-    raw_job(backend, "q", b"id-\xff", b'{"v":1}')
+    raw_enqueue(backend, "q", b"id-\xff", {"payload": '{"v":1}', "state": "queued", "max_attempts": 1})
     backend.enqueue(new_job("q", "good", now=clock()), now=clock())
 
     # When a worker reserves
