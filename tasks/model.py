@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Union
 
 #: Every state a job can be in, as ``JobHandle.status()`` reports it.
-JobState = Literal["queued", "scheduled", "running", "retrying", "succeeded", "failed"]
-JOB_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "retrying", "succeeded", "failed")
+JobState = Literal["queued", "scheduled", "running", "retrying", "succeeded", "failed", "cancelled"]
+JOB_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "retrying", "succeeded", "failed", "cancelled")
 
 
 #: Longest message, and longest traceback, an error keeps (characters); the rest is cut, with a marker saying
@@ -148,6 +148,52 @@ class FailedJob:
     attempts: int
     error: ErrorInfo | None
     failed_at: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a running job last said of itself: ``fraction`` done (0..1) and a short ``note``."""
+
+    fraction: float
+    note: str
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """Everything the backend knows of one job, for ``JobHandle.info()``, ``python -m tasks job`` and the
+    dashboard. ``payload`` is the wire envelope (docs/protocol.md): name and arguments are read from it."""
+
+    id: str
+    queue: str
+    state: JobState
+    attempts: int
+    max_attempts: int
+    payload: str | None
+    enqueued_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    run_at: float | None = None
+    worker: str | None = None
+    result: str | None = None
+    error: ErrorInfo | None = None
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """The outcomes of one job name on one queue during one minute (``minute``: epoch seconds, a multiple of 60),
+    summed over every worker. ``wait_s_sum`` adds up enqueue-to-start times, ``run_s_sum`` run times."""
+
+    minute: float
+    queue: str
+    job: str
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    cancelled: int = 0
+    run_s_sum: float = 0.0
+    wait_s_sum: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
-from ..model import ErrorInfo, FailedJob, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
+from ..model import (
+    ErrorInfo,
+    FailedJob,
+    JobInfo,
+    JobState,
+    JobStatus,
+    Lease,
+    MetricPoint,
+    NewJob,
+    QueueStats,
+    WorkerInfo,
+)
 
 
 class Backend(ABC):
@@ -185,6 +196,32 @@ class Backend(ABC):
     @abstractmethod
     def clear(self, queue: str) -> int:
         """Delete the ready and scheduled jobs of ``queue``; returns how many."""
+
+    # --- wave 2: each backend implements these with its feature (until then they raise NotImplementedError) --
+
+    def job_info(self, queue: str, job_id: str) -> JobInfo | None:
+        """Everything known of one job (progress included), or ``None`` once it expired or never existed."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep job info yet")
+
+    def jobs(self, queue: str, state: JobState, *, limit: int = 50, offset: int = 0) -> list[JobInfo]:
+        """A page of the jobs of ``queue`` in ``state``, in the order the queue keeps them (oldest first for
+        ready, soonest first for scheduled, newest first for failed). Reads an index, never scans the keyspace."""
+        raise NotImplementedError(f"{type(self).__name__} does not list jobs yet")
+
+    def metric_series(self, *, since: float, until: float) -> list[MetricPoint]:
+        """Per-minute outcome counts and times of every queue and job name between ``since`` and ``until``."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep metrics yet")
+
+    def pause(self, queue: str) -> None:
+        """Stop every worker from serving ``queue`` until ``resume``; dispatching to it still works."""
+        raise NotImplementedError(f"{type(self).__name__} does not pause queues yet")
+
+    def resume(self, queue: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not pause queues yet")
+
+    def paused_queues(self) -> set[str]:
+        """The names of the queues paused now."""
+        raise NotImplementedError(f"{type(self).__name__} does not pause queues yet")
 
     # --- cron and workers ------------------------------------------------------------------------------------
 
