@@ -32,6 +32,24 @@ class JobContext:
         """Log through the worker's logger, tagged with the job's id and name."""
         self.logger.log(level, f"[{self.name} {self.id}] {msg}", *args)
 
+    def progress(self, fraction: float, note: str = "") -> bool:
+        """Tell how far the job is (``fraction`` from 0 to 1, and a short ``note``): one write, which
+        ``JobHandle.progress()``, ``python -m tasks job`` and the dashboard read. A datastore error is logged and
+        the job goes on (``False``); a direct call (not run by a worker) stores nothing."""
+        from .observe.progress import make_progress, report
+
+        if self.id.startswith(DIRECT_ID_PREFIX):
+            make_progress(fraction, note, time.time())  # the same checks as for a job run by a worker
+            return False
+        return report(self.queue, self.id, fraction, note)
+
+    def cancelled(self) -> bool:
+        """``True`` once an abort was asked for this job (``handle.cancel(abort=True)``), within a heartbeat: a
+        long job should look now and then and return early. Without that, its process is stopped after the grace."""
+        from .observe.progress import abort_asked
+
+        return abort_asked(self.id)
+
 
 def current_job() -> JobContext:
     """The context of the job running in this thread or task; ``RuntimeError`` outside a job.

@@ -8,8 +8,8 @@ from typing import Any, Generic, TypeVar
 
 from .config import get_backend, settings
 from .deployment import no_listener_note
-from .errors import BackendUnavailable, JobFailed
-from .model import JobState, JobStatus
+from .errors import BackendUnavailable, JobCancelled, JobFailed
+from .model import CancelResult, JobInfo, JobState, JobStatus, Progress
 from .producer import destination
 from .serialization import get_serializer
 
@@ -55,11 +55,35 @@ class JobHandle(Generic[R]):
                     error.message if error else "",
                     error.traceback if error else "",
                 )
+            if status.state == "cancelled":
+                raise JobCancelled(self.id)
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(self._still(status.state, timeout))
             wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))
             time.sleep(wait)
             pause = min(pause * 2, _POLL_MAX_S)
+
+    def cancel(self, *, abort: bool = False) -> CancelResult:
+        """Stop the job: a queued, scheduled or retrying job becomes ``cancelled`` and never runs (``"cancelled"``).
+        A running job is left alone (``"running"``), unless ``abort``: then it is told to stop
+        (``"abort_requested"``; ``current_job().cancelled()`` turns True within a heartbeat, and after the
+        worker's ``--abort-grace`` its process is stopped). ``"finished"``: it had ended; ``"unknown"``: no such job.
+        """
+        return _observed().cancel(self.queue, self.id, now=time.time(), abort=abort)  # type: ignore[no-any-return]
+
+    def progress(self) -> Progress | None:
+        """What the job last said of its progress (``current_job().progress``), or ``None``."""
+        return self.info().progress
+
+    def info(self) -> JobInfo:
+        """Everything known of the job: state, attempts, times, worker, result, last error and progress.
+
+        A job whose record expired (``result_ttl``) or that never existed raises ``LookupError``.
+        """
+        info: JobInfo | None = _observed().job_info(self.queue, self.id)
+        if info is None:
+            raise LookupError(f"job {self.id} is unknown on queue {self.queue!r} (never sent, or its record expired)")
+        return info
 
     def _still(self, state: JobState, timeout: float | None) -> str:
         """Why ``result()`` gave up; for a job that waits to be taken, whether any live worker listens to its queue."""
@@ -82,3 +106,8 @@ class JobHandle(Generic[R]):
     def _decode(status: JobStatus) -> Any:
         serializer_name = json.loads(status.payload).get("serializer", "json") if status.payload else "json"
         return get_serializer(serializer_name, settings().secret).loads(status.result or "null")
+
+
+def _observed() -> Any:
+    """The backend (or the stand-in of ``tasks.testing``) for the reads and writes of job control."""
+    return destination()

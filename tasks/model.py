@@ -209,6 +209,15 @@ class MetricPoint:
     cancelled: int = 0
     run_s_sum: float = 0.0
     wait_s_sum: float = 0.0
+    #: Attempts per run-time bucket (not cumulative), bucket ``i`` ending at ``observe.metrics.BUCKETS_S[i]``;
+    #: the last bucket has no end. Empty when nothing ran.
+    run_buckets: tuple[int, ...] = ()
+
+
+#: What ``Backend.cancel`` did: ``cancelled`` (it was waiting: it will never run), ``abort_requested`` (it was
+#: running and its worker is told to stop it), ``running`` (it is running and no abort was asked: nothing done),
+#: ``finished`` (it had already ended: nothing done), ``unknown`` (no such job, or its record expired).
+CancelResult = Literal["cancelled", "abort_requested", "running", "finished", "unknown"]
 
 
 @dataclass(frozen=True)

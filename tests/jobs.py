@@ -381,3 +381,49 @@ def again_and_again(n: int) -> int:
 def calls_echo_context_directly() -> list[object]:
     """Its own id, and the id ``echo_context`` sees when called directly from inside it."""
     return [current_job().id, echo_context()["id"]]
+
+
+# --- job control and observability (tasks/observe) ---
+
+
+@job(name="tests.reports_progress")
+def reports_progress(steps: int) -> str:
+    """Says how far it is after each step; returns its own id."""
+    for step in range(1, steps + 1):
+        current_job().progress(step / steps, f"step {step} of {steps}")
+    return current_job().id
+
+
+@job(name="tests.async_reports_progress")
+async def async_reports_progress(steps: int) -> str:
+    for step in range(1, steps + 1):
+        current_job().progress(step / steps, f"step {step} of {steps}")
+        await asyncio.sleep(0)
+    return current_job().id
+
+
+@job(name="tests.until_aborted", max_attempts=3)
+def until_aborted(seconds: float = 60) -> str:
+    """Runs until an abort is asked (then returns early, as a well-behaved long job does) or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if current_job().cancelled():
+            return "stopped early"
+        time.sleep(0.02)
+    return "ran out"
+
+
+@job(name="tests.stuck_in_c", max_attempts=3)
+def stuck_in_c(seconds: float = 60) -> None:
+    """Blocks in C code (one long ``time.sleep``) and never looks at ``cancelled()``: only a stop ends it."""
+    time.sleep(seconds)
+
+
+@job(name="tests.async_until_aborted", max_attempts=3)
+async def async_until_aborted(seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if current_job().cancelled():
+            return "stopped early"
+        await asyncio.sleep(0.02)
+    return "ran out"

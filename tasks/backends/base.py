@@ -26,6 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
 from ..model import (
+    CancelResult,
     ErrorInfo,
     FailedJob,
     JobInfo,
@@ -34,6 +35,7 @@ from ..model import (
     Lease,
     MetricPoint,
     NewJob,
+    Progress,
     QueueStats,
     WorkerInfo,
 )
@@ -222,6 +224,30 @@ class Backend(ABC):
     def paused_queues(self) -> set[str]:
         """The names of the queues paused now."""
         raise NotImplementedError(f"{type(self).__name__} does not pause queues yet")
+
+    # --- observe: cancel, abort, progress (tasks/observe; docs/observability.md) ------------------------------
+
+    #: Outcome transitions (complete, retry, fail, cancel) add to the per-minute metrics; ``False`` turns that off
+    #: (``TASKS_METRICS=0``), for the benchmark that measures what the metrics cost.
+    record_metrics: bool = True
+
+    def cancel(self, queue: str, job_id: str, *, now: float, abort: bool = False) -> CancelResult:
+        """queued, scheduled or retrying -> cancelled: it never runs, spends no attempt and is kept as long as its
+        result would be. Atomic against ``reserve``: a job is either cancelled before any worker takes it, or it is
+        running; then ``abort=True`` sets its abort flag (``abort_requested``), which its worker's heartbeat reads."""
+        raise NotImplementedError(f"{type(self).__name__} does not cancel jobs yet")
+
+    def set_progress(self, queue: str, job_id: str, progress: Progress) -> bool:
+        """Store what a running job says of its progress, in one write; ``False`` when the job is not running."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep progress yet")
+
+    def aborts_requested(self, leases: Sequence[Lease]) -> list[bool]:
+        """For each lease: whether an abort was asked for its job (``cancel(abort=True)``) while it runs."""
+        raise NotImplementedError(f"{type(self).__name__} does not abort jobs yet")
+
+    def abort(self, lease: Lease, *, now: float) -> bool:
+        """running -> cancelled, for a job whose abort was asked and was stopped; ``False`` for a stale lease."""
+        raise NotImplementedError(f"{type(self).__name__} does not abort jobs yet")
 
     # --- cron and workers ------------------------------------------------------------------------------------
 

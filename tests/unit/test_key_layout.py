@@ -41,6 +41,8 @@ def test_the_keys_outside_queues_are_pinned() -> None:
     assert keys.cron_ticks == "tasks:cron:ticks"
     assert keys.workers == "tasks:workers"
     assert keys.worker("host:42:ab12cd") == "tasks:worker:host:42:ab12cd"
+    assert keys.metric_minutes("emails") == "tasks:{emails}:metrics"
+    assert keys.metrics("emails", 1795958400) == "tasks:{emails}:metrics:1795958400"
 
 
 def test_every_queue_key_carries_the_queue_hash_tag() -> None:
@@ -98,5 +100,7 @@ def test_the_protocol_document_shows_the_same_layout() -> None:
         keys.cron_ticks,
         keys.workers,
         keys.worker("<id>"),
+        keys.metric_minutes("Q"),
+        keys.metrics("Q", "<minute>"),
     }
     assert documented == built

@@ -19,6 +19,7 @@ from ...model import ErrorInfo, FailedJob, JobInfo, JobState, JobStatus, Lease, 
 from ..base import Backend
 from . import calls
 from .keys import Keys, QueueKeys
+from .observe import RedisObserve, metric_keys, sample_args
 from .reads import JOB_INFO_FIELDS, job_info_from_fields
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
@@ -35,7 +36,7 @@ _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
 
 
-class RedisBackend(Backend):
+class RedisBackend(RedisObserve, Backend):
     """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
 
     def __init__(
@@ -152,7 +153,7 @@ class RedisBackend(Backend):
         count: int,
     ) -> tuple[list[bool], list[Lease]]:
         """Acknowledgements and the next reserve in one round trip (the worker's hot path)."""
-        commands = calls.complete(self.scripts, self.queue_keys, completions, now=now)
+        commands = calls.complete(self.scripts, self.queue_keys, completions, now=now, metrics_of=self._metrics_of(now))
         reserve = self._reserve_call(queues, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
         replies = self._commands([*commands, reserve])
         done = [flag == "1" for reply in replies[:-1] for flag in reply]
@@ -241,18 +242,32 @@ class RedisBackend(Backend):
         return self.complete_many([(lease, result, result_ttl_s)], now=now)[0]
 
     def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
-        commands = calls.complete(self.scripts, self.queue_keys, items, now=now)
+        commands = calls.complete(self.scripts, self.queue_keys, items, now=now, metrics_of=self._metrics_of(now))
         return [flag == "1" for reply in self._commands(commands) for flag in reply] if commands else []
 
     def retry(self, lease: Lease, *, run_at: float, error: ErrorInfo, now: float) -> bool:
         qk = self.keys.queue(lease.queue)
         keys = [qk.job(lease.job_id), qk.leases, qk.scheduled, qk.ready, qk.wake]
-        return bool(self._run("retry", keys, [lease.job_id, lease.token, run_at, now, error.to_json()]))
+        args = [lease.job_id, lease.token, run_at, now, error.to_json()]
+        mkeys, margs = metric_keys(self.keys, lease.queue, now, self.record_metrics)
+        if mkeys:
+            keys, args = [*keys, *mkeys], [*args, *sample_args(lease, now), *margs]
+        return bool(self._run("retry", keys, args))
 
     def fail(self, lease: Lease, *, error: ErrorInfo, now: float) -> bool:
         qk = self.keys.queue(lease.queue)
         keys = [qk.job(lease.job_id), qk.leases, qk.failed]
-        return bool(self._run("fail", keys, [lease.job_id, lease.token, now, error.to_json()]))
+        args = [lease.job_id, lease.token, now, error.to_json()]
+        mkeys, margs = metric_keys(self.keys, lease.queue, now, self.record_metrics)
+        if mkeys:
+            keys, args = [*keys, *mkeys], [*args, *sample_args(lease, now), *margs]
+        return bool(self._run("fail", keys, args))
+
+    def _metrics_of(self, now: float) -> Callable[[str], tuple[list[str], list[Any]]] | None:
+        """The metric keys and arguments of each queue's ``complete`` call at ``now`` (``None``: metrics off)."""
+        if not self.record_metrics:
+            return None
+        return lambda queue: metric_keys(self.keys, queue, now, True)
 
     def release(self, lease: Lease, *, now: float) -> bool:
         qk = self.keys.queue(lease.queue)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...model import Lease, NewJob, reserved_lease
 from .keys import QueueKeys
+from .observe import sample_args
 from .scripts import Scripts
 
 log = logging.getLogger("tasks.backends")
@@ -89,8 +90,12 @@ def complete(
     items: Sequence[tuple[Lease, str, float]],
     *,
     now: float,
+    metrics_of: Callable[[str], tuple[list[str], list[Any]]] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """The ``complete`` calls for ``(lease, result, result_ttl_s)`` items, one per run of the same queue."""
+    """The ``complete`` calls for ``(lease, result, result_ttl_s)`` items, one per run of the same queue.
+
+    ``metrics_of(queue)`` gives the metric keys and arguments (``observe.metric_keys``); without it, or when it
+    gives none, the script counts nothing."""
     commands: list[tuple[Any, ...]] = []
     start = 0
     while start < len(items):
@@ -99,10 +104,14 @@ def complete(
         while end < len(items) and items[end][0].queue == queue:
             end += 1
         qk = keys_of(queue)
+        mkeys, margs = metrics_of(queue) if metrics_of is not None else ([], [])
         packed = _PACK.encode(
-            [[lease.job_id, lease.token, result, _ttl_ms(ttl)] for lease, result, ttl in items[start:end]]
+            [
+                [lease.job_id, lease.token, result, _ttl_ms(ttl), *(sample_args(lease, now) if mkeys else ())]
+                for lease, result, ttl in items[start:end]
+            ]
         )
-        commands.append(scripts.command("complete", [qk.leases], [now, qk.job_prefix, packed]))
+        commands.append(scripts.command("complete", [qk.leases, *mkeys], [now, qk.job_prefix, packed, *margs]))
         start = end
     return commands
 

@@ -66,3 +66,11 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """STRING holding a worker's JSON announcement, expiring with its heartbeat."""
         return f"{self.prefix}:worker:{worker_id}"
+
+    def metric_minutes(self, queue: str) -> str:
+        """ZSET minute -> minute: the minutes of ``queue`` that have metric counters (tasks/observe/series.py)."""
+        return f"{self.prefix}:{{{queue}}}:metrics"
+
+    def metrics(self, queue: str, minute: int | str) -> str:
+        """HASH ``<code>:<job name>`` -> integer: the metric counters of ``queue`` in one minute (epoch seconds)."""
+        return f"{self.prefix}:{{{queue}}}:metrics:{minute}"

@@ -32,6 +32,10 @@ SCRIPT_NAMES = (
     "retry_failed",
     "purge_failed",
     "clear",
+    "cancel",
+    "abort",
+    "aborts",
+    "progress",
 )
 
 

@@ -42,6 +42,7 @@ from ...records import stored_instant
 from ..base import Backend
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
+from .observe import SQLiteObserve
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -80,7 +81,7 @@ class _Positions:
         return None if sane is None else int(sane)
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(SQLiteObserve, Backend):
     """Backend over one SQLite file, safe for many threads and processes of one machine."""
 
     def __init__(
@@ -167,6 +168,7 @@ class SQLiteBackend(Backend):
         clock = self.clock()
         with self.db.write() as conn:
             done = [self._complete(conn, item, now=now, clock=clock) for item in completions]
+            self.count_outcomes(conn, "s", [lease for lease, _, _ in completions], done, now)
             positions = _Positions(conn, self.ns)
             leases: list[Lease] = []
             for queue in queues:
@@ -258,7 +260,9 @@ class SQLiteBackend(Backend):
     def complete_many(self, items: Sequence[tuple[Lease, str, float]], *, now: float) -> list[bool]:
         clock = self.clock()
         with self.db.write() as conn:
-            return [self._complete(conn, item, now=now, clock=clock) for item in items]
+            done = [self._complete(conn, item, now=now, clock=clock) for item in items]
+            self.count_outcomes(conn, "s", [lease for lease, _, _ in items], done, now)
+            return done
 
     def _complete(self, conn: sqlite3.Connection, item: tuple[Lease, str, float], *, now: float, clock: float) -> bool:
         lease, result, ttl = item
@@ -272,13 +276,18 @@ class SQLiteBackend(Backend):
         with self.db.write() as conn:
             if run_at <= now:
                 params["seq"] = _Positions(conn, self.ns).tail(lease.queue)
-                return conn.execute(sql.RETRY_NOW, params).rowcount == 1
-            return conn.execute(sql.RETRY_LATER, {**params, "run_at": run_at}).rowcount == 1
+                done = conn.execute(sql.RETRY_NOW, params).rowcount == 1
+            else:
+                done = conn.execute(sql.RETRY_LATER, {**params, "run_at": run_at}).rowcount == 1
+            self.count_outcomes(conn, "r", [lease], [done], now)
+            return done
 
     def fail(self, lease: Lease, *, error: ErrorInfo, now: float) -> bool:
         params = self._p(lease.queue, id=lease.job_id, token=lease.token, error=error.to_json(), now=now)
         with self.db.write() as conn:
-            return conn.execute(sql.FAIL, params).rowcount == 1
+            done = conn.execute(sql.FAIL, params).rowcount == 1
+            self.count_outcomes(conn, "f", [lease], [done], now)
+            return done
 
     def release(self, lease: Lease, *, now: float) -> bool:
         with self.db.write() as conn:

@@ -69,6 +69,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1 -> 2: what a running job last said of its progress (JSON, see ``model.Progress``)
         "ALTER TABLE jobs ADD COLUMN progress TEXT",
     ),
+    (  # 2 -> 3: an abort asked for a running job (epoch seconds), and the per-minute metric counters
+        "ALTER TABLE jobs ADD COLUMN abort_at REAL",
+        """CREATE TABLE metrics (
+            ns TEXT NOT NULL, queue TEXT NOT NULL, minute INTEGER NOT NULL, field TEXT NOT NULL,
+            value INTEGER NOT NULL, PRIMARY KEY (ns, queue, minute, field)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX metrics_by_minute ON metrics (ns, minute)",
+    ),
 )
 
 #: The version this library writes and reads.

@@ -13,7 +13,8 @@ ON CONFLICT (ns, queue, id) DO UPDATE SET
     state = excluded.state, payload = excluded.payload, signature = excluded.signature,
     max_attempts = excluded.max_attempts, attempts = 0, enqueued_at = excluded.enqueued_at,
     seq = excluded.seq, run_at = excluded.run_at, token = NULL, lease_expires_at = NULL, worker = NULL,
-    started_at = NULL, result = NULL, error = NULL, finished_at = NULL, failed_at = NULL, expires_at = NULL
+    started_at = NULL, result = NULL, error = NULL, finished_at = NULL, failed_at = NULL, expires_at = NULL,
+    abort_at = NULL
 WHERE jobs.expires_at IS NOT NULL AND jobs.expires_at <= :clock
 """
 

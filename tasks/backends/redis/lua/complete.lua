@@ -6,6 +6,11 @@
 -- ARGV[2]  job hash key prefix of the queue (its keys carry the queue's hash tag: the same slot as KEYS)
 -- ARGV[3]  jobs    JSON array with one array per job: id, token, result, result_ttl_ms (all strings)
 --                  (one argument for the batch: the worker's client packs it in C, not arg by arg)
+--                  then, when metrics are on: job name, run_ms, wait_ms, bucket (strings)
+-- Metrics (tasks/observe/series.py), only when KEYS[3] is given:
+-- KEYS[2]  metrics  HASH  the queue's counters of this minute
+-- KEYS[3]  minutes  ZSET  minute -> minute: the minutes that have counters
+-- ARGV[4]  minute, ARGV[5] retention_s
 -- Returns: a string with one character per job: '1' done, '0' stale token (the write is refused).
 
 local now, prefix = ARGV[1], ARGV[2]
@@ -16,6 +21,19 @@ for i, job in ipairs(jobs) do
     return redis.error_reply('complete: job ' .. i .. ' of the batch is malformed (id, token, result, ttl_ms > 0)')
   end
 end
+-- metrics (tasks/observe): their arguments are checked before the first write too
+if KEYS[3] then
+  if not (ARGV[4] and ARGV[4]:find('^%d+$') and ARGV[5] and ARGV[5]:find('^%d+$')) then
+    return redis.error_reply('complete: minute and retention_s must be integers')
+  end
+  for i, job in ipairs(jobs) do
+    if type(job[5]) ~= 'string' or type(job[6]) ~= 'string' or not job[6]:find('^%d+$')
+        or type(job[7]) ~= 'string' or not job[7]:find('^%d+$') or type(job[8]) ~= 'string' or not job[8]:find('^%d+$') then
+      return redis.error_reply('complete: job ' .. i .. ' of the batch has malformed metrics (name, run_ms, wait_ms, bucket)')
+    end
+  end
+end
+
 local out = {}
 for i, job in ipairs(jobs) do
   local id, key = job[1], prefix .. job[1]
@@ -27,6 +45,28 @@ for i, job in ipairs(jobs) do
     out[i] = '1'
   else
     out[i] = '0'
+  end
+end
+
+-- metrics (tasks/observe): the jobs completed above, summed per counter, then added in one HINCRBY each
+if KEYS[3] then
+  local add, any = {}, false
+  for i, job in ipairs(jobs) do
+    if out[i] == '1' then
+      local name = job[5]
+      for field, n in pairs({['s:' .. name] = 1, ['run:' .. name] = tonumber(job[6]), ['wait:' .. name] = tonumber(job[7]),
+          ['h' .. job[8] .. ':' .. name] = 1}) do
+        add[field] = (add[field] or 0) + n
+      end
+      any = true
+    end
+  end
+  if any then
+    for field, n in pairs(add) do redis.call('HINCRBY', KEYS[2], field, n) end
+    redis.call('EXPIRE', KEYS[2], ARGV[5])
+    redis.call('ZADD', KEYS[3], ARGV[4], ARGV[4])
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[5])))
+    redis.call('EXPIRE', KEYS[3], ARGV[5])
   end
 end
 return table.concat(out)

@@ -1,0 +1,119 @@
+"""Per-minute metrics as the backends store them: pure functions, no I/O.
+
+A backend keeps, per queue and minute, a map of integer counters (a Redis HASH, SQLite rows). Each counter's
+field is ``<code>:<job name>``: the code first, so a name may hold any character. Codes: ``s`` succeeded, ``f``
+failed, ``r`` retried, ``c`` cancelled, ``run`` and ``wait`` the summed run and wait times in milliseconds, and
+``h<i>`` the attempts whose run time fell in bucket ``i`` of ``BUCKETS_S``. Integers only, added atomically
+inside the outcome transitions, so the sums are exact whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from ..model import Lease, MetricPoint
+
+#: Upper bounds (seconds, inclusive) of the run-time histogram's buckets; one more bucket holds what is longer.
+BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+#: How long a minute's counters are kept (seconds): 24 hours; older minutes expire (Redis) or are purged (SQLite).
+RETENTION_S = 86_400
+#: Outcome codes as stored, and the ``MetricPoint`` field each one counts.
+OUTCOMES = {"s": "succeeded", "f": "failed", "r": "retried", "c": "cancelled"}
+
+#: The ``name`` field of a payload written with any JSON spacing (``{"name": "x"}`` from another language).
+_NAME_FIELD = re.compile(r'"name"\s*:\s*"((?:[^"\\]|\\.){0,200})"')
+
+
+class Sample(NamedTuple):
+    """One attempt's contribution to the metrics: its job name, run and wait times (ms), and run-time bucket."""
+
+    name: str
+    run_ms: int
+    wait_ms: int
+    bucket: int
+
+
+def minute_of(now: float) -> int:
+    """The minute ``now`` falls in, as epoch seconds (a multiple of 60)."""
+    return int(now // 60) * 60
+
+
+def bucket_of(run_s: float) -> int:
+    """The index of the histogram bucket ``run_s`` falls in (``len(BUCKETS_S)`` for the open-ended last one)."""
+    return bisect_left(BUCKETS_S, run_s)
+
+
+def job_name(payload: str) -> str:
+    """The job's name, read from the payload without decoding it (the hot path); ``?`` when there is none."""
+    marker = '"name":"'
+    start = payload.find(marker)
+    if start >= 0:  # as tasks writes it
+        start += len(marker)
+        end = payload.find('"', start)
+        if end >= 0 and payload[end - 1] != "\\":
+            return payload[start:end][:200]
+    found = _NAME_FIELD.search(payload)
+    return found.group(1) if found else "?"
+
+
+def sample(lease: Lease, now: float) -> Sample:
+    """What the attempt of ``lease`` that ends at ``now`` adds: run time from its start, wait from enqueue."""
+    run_s = max(now - lease.started_at, 0.0)
+    wait_s = max(lease.started_at - lease.enqueued_at, 0.0)
+    return Sample(job_name(lease.payload), round(run_s * 1000), round(wait_s * 1000), bucket_of(run_s))
+
+
+def deltas(code: str, item: Sample) -> dict[str, int]:
+    """The counters one attempt adds to, for outcome ``code`` (``s``, ``f`` or ``r``)."""
+    name = item.name
+    return {f"{code}:{name}": 1, f"run:{name}": item.run_ms, f"wait:{name}": item.wait_ms, f"h{item.bucket}:{name}": 1}
+
+
+def merge(into: dict[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    for field, value in more.items():
+        into[field] = into.get(field, 0) + value
+    return into
+
+
+def points(queue: str, minute: float, counters: Mapping[str, int | str]) -> list[MetricPoint]:
+    """The ``MetricPoint`` of each job name among one queue-minute's counters; unknown or damaged fields are
+    skipped (a reader never fails on them)."""
+    by_name: dict[str, dict[str, int]] = {}
+    for field, raw in counters.items():
+        code, sep, name = field.partition(":")
+        value = _integer(raw)
+        if sep and value is not None:
+            by_name.setdefault(name, {})[code] = value
+    return [_point(queue, minute, name, codes) for name, codes in sorted(by_name.items())]
+
+
+def _point(queue: str, minute: float, name: str, codes: Mapping[str, int]) -> MetricPoint:
+    buckets = tuple(codes.get(f"h{i}", 0) for i in range(len(BUCKETS_S) + 1))
+    return MetricPoint(
+        minute=float(minute),
+        queue=queue,
+        job=name,
+        succeeded=codes.get("s", 0),
+        failed=codes.get("f", 0),
+        retried=codes.get("r", 0),
+        cancelled=codes.get("c", 0),
+        run_s_sum=codes.get("run", 0) / 1000,
+        wait_s_sum=codes.get("wait", 0) / 1000,
+        run_buckets=buckets if any(buckets) else (),
+    )
+
+
+def _integer(raw: int | str) -> int | None:
+    if isinstance(raw, int):
+        return raw
+    text = raw.strip()
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def window(minutes: Iterable[float], *, since: float, until: float) -> list[float]:
+    """The minutes of ``minutes`` that overlap ``[since, until]``, in order."""
+    first = minute_of(since)
+    return sorted(m for m in minutes if first <= m <= until)
