@@ -427,3 +427,21 @@ async def async_until_aborted(seconds: float = 60) -> str:
             return "stopped early"
         await asyncio.sleep(0.02)
     return "ran out"
+
+
+@job(name="tests.metric_ok")
+def metric_ok() -> None:
+    """Succeeds at once."""
+
+
+@job(name="tests.metric_flaky", max_attempts=2, backoff=0)
+def metric_flaky() -> None:
+    """Fails its first attempt, succeeds on the second."""
+    if current_job().attempt == 1:
+        raise ValueError("first attempt fails")
+
+
+@job(name="tests.metric_doomed", max_attempts=2, backoff=0)
+def metric_doomed() -> None:
+    """Fails both its attempts."""
+    raise ValueError("always fails")
