@@ -22,6 +22,7 @@ A write that carries a stale token (its lease expired and the job moved on) chan
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
@@ -228,8 +229,8 @@ class Backend(ABC):
     # --- observe: cancel, abort, progress (tasks/observe; docs/observability.md) ------------------------------
 
     #: Outcome transitions (complete, retry, fail, cancel) add to the per-minute metrics; ``False`` turns that off
-    #: (``TASKS_METRICS=0``), for the benchmark that measures what the metrics cost.
-    record_metrics: bool = True
+    #: (``TASKS_METRICS=0`` in the environment when tasks is imported), for the benchmark that measures their cost.
+    record_metrics: bool = os.environ.get("TASKS_METRICS", "1").strip().lower() not in ("0", "false", "no", "off")
 
     def cancel(self, queue: str, job_id: str, *, now: float, abort: bool = False) -> CancelResult:
         """queued, scheduled or retrying -> cancelled: it never runs, spends no attempt and is kept as long as its
