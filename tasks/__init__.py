@@ -20,6 +20,7 @@ from .errors import (
 )
 from .handle import JobHandle
 from .job import AsyncJob, Call, Job, call, dispatch
+from .observe.middleware import Dispatch, Middleware, RunOutcome
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
 
@@ -28,6 +29,7 @@ __all__ = [
     "BackendUnavailable",
     "Call",
     "ConfigurationError",
+    "Dispatch",
     "Fail",
     "FailedRecord",
     "Job",
@@ -36,8 +38,10 @@ __all__ = [
     "JobFailed",
     "JobHandle",
     "JobTimeout",
+    "Middleware",
     "Queue",
     "Retry",
+    "RunOutcome",
     "SerializationError",
     "SignatureError",
     "TasksError",

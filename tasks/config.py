@@ -20,7 +20,10 @@ from urllib.parse import unquote_plus, urlsplit
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .backends.base import Backend
+    from .observe.middleware import Middleware
 
 #: The backend used when neither ``configure(url=...)`` nor ``TASKS_URL`` names one: a SQLite file in the
 #: current directory, so a first run needs no server. Production and more than one machine: a ``redis://`` URL.
@@ -47,11 +50,23 @@ _backend: Backend | None = None
 
 
 def configure(
-    *, url: str | None = None, prefix: str | None = None, secret: str | None = None, eager: bool | None = None
+    *,
+    url: str | None = None,
+    prefix: str | None = None,
+    secret: str | None = None,
+    eager: bool | None = None,
+    middleware: Sequence[Middleware] | None = None,
 ) -> Settings:
     """Set any of ``url``, ``prefix``, ``secret``, ``eager`` for this process; drops the backend built from older
-    settings (so the next dispatch reads them all again)."""
+    settings (so the next dispatch reads them all again). ``middleware`` replaces the lifecycle hooks
+    (``tasks.Middleware``, docs/observability.md) and alone keeps the backend."""
     global _backend
+    if middleware is not None:
+        from .observe import middleware as hooks
+
+        hooks.install(middleware)
+        if url is None and prefix is None and secret is None and eager is None:
+            return settings()
     if prefix is not None and not _PREFIX_RE.fullmatch(prefix):
         raise ConfigurationError(f"prefix {prefix!r} may hold only letters, digits, '_', '.' and '-'")
     if url is not None:
@@ -69,8 +84,11 @@ def configure(
 
 
 def reset() -> None:
-    """Forget ``configure()`` calls and the cached backend (tests use this between cases)."""
+    """Forget ``configure()`` calls, the middleware and the cached backend (tests use this between cases)."""
     global _backend
+    from .observe import middleware as hooks
+
+    hooks.install(())
     with _lock:
         _overrides.clear()
         if _backend is not None:

@@ -30,7 +30,8 @@ class JobContext:
 
     def log(self, msg: str, *args: object, level: int = logging.INFO) -> None:
         """Log through the worker's logger, tagged with the job's id and name."""
-        self.logger.log(level, f"[{self.name} {self.id}] {msg}", *args)
+        extra = {"job_id": self.id, "job_name": self.name, "queue": self.queue, "attempt": self.attempt}
+        self.logger.log(level, f"[{self.name} {self.id}] {msg}", *args, extra=extra)
 
     def progress(self, fraction: float, note: str = "") -> bool:
         """Tell how far the job is (``fraction`` from 0 to 1, and a short ``note``): one write, which

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import get_backend, settings
 from .model import JobStatus, NewJob
+from .observe import middleware
 from .serialization import PayloadTemplate, get_serializer, sign
 
 if TYPE_CHECKING:
@@ -113,6 +114,9 @@ def _template(
 
 def send(options: DispatchOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NewJob:
     """Build and enqueue (or buffer, inside ``bulk()``) one job; returns what was sent."""
+    if middleware.installed:  # before_enqueue may change the dispatch, or refuse it by raising
+        call = middleware.before_enqueue(middleware.Dispatch(options, args, kwargs))
+        options, args, kwargs = call.options, call.args, call.kwargs
     now = time.time()
     batch = _bulk.get()
     if batch is not None:

@@ -7,6 +7,7 @@ Redis list, so a test can observe them from another process.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 
@@ -445,3 +446,9 @@ def metric_flaky() -> None:
 def metric_doomed() -> None:
     """Fails both its attempts."""
     raise ValueError("always fails")
+
+
+@job(name="tests.logs_plainly")
+def logs_plainly() -> None:
+    """Logs through a logger of its own, knowing nothing of tasks: a filter adds the job's fields."""
+    logging.getLogger("myapp").info("logged inside a job")

@@ -22,6 +22,7 @@ from ..backends.base import Backend
 from ..context import JobContext, reset_current, set_current
 from ..errors import Fail, JobTimeout, Retry, SerializationError, SignatureError
 from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
+from ..observe import middleware
 from ..registry import JobDefinition
 from ..retry import RetryPolicy, backoff_delay, has_attempts_left, unknown_job_run_at
 from ..serialization import Envelope, PayloadError, Serializer, decode_envelope, get_serializer, verify
@@ -110,7 +111,10 @@ def invoke(definition: JobDefinition, envelope: Envelope, lease: Lease) -> Attem
     """
     if definition.is_async:
         return asyncio.run(invoke_async(definition, envelope, lease))
-    token = set_current(_context(envelope, lease))
+    ctx = _context(envelope, lease)
+    token = set_current(ctx)
+    if middleware.installed:
+        middleware.before_run(ctx)
     try:
         if envelope.timeout_s:
             with soft_timeout(envelope.timeout_s):
@@ -130,7 +134,10 @@ async def invoke_async(definition: JobDefinition, envelope: Envelope, lease: Lea
     The context is set inside the coroutine, so it belongs to this job's task alone even when many jobs
     share one event loop.
     """
-    token = set_current(_context(envelope, lease))
+    ctx = _context(envelope, lease)
+    token = set_current(ctx)
+    if middleware.installed:
+        middleware.before_run(ctx)
     try:
         value = await _with_async_timeout(definition.func(*envelope.args, **envelope.kwargs), envelope.timeout_s)
         return Attempt(value=value)

@@ -31,6 +31,8 @@ from .. import registry
 from ..backends.base import Backend
 from ..errors import BackendUnavailable
 from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
+from ..observe import middleware
+from ..observe.middleware import job_extra
 from ..registry import JobDefinition
 from ..retry import UNKNOWN_JOB_GRACE_S
 from ..serialization import Envelope
@@ -319,6 +321,7 @@ class Worker:
         self._finish(lease, outcome, elapsed)
 
     def _finish(self, lease: Lease, outcome: Outcome, elapsed: float) -> None:
+        middleware.after_run(lease, outcome, elapsed)
         self._ledger.finished(lease, outcome)
         _log_outcome(lease, outcome, elapsed, self.clock())
 
@@ -404,7 +407,9 @@ def _prepare(
 def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> None:
     if isinstance(outcome, Completed):
         if log.isEnabledFor(logging.INFO):
-            log.info("job %s %s succeeded in %.1f ms", lease.job_id, _name(lease), elapsed * 1000)
+            log.info(
+                "job %s %s succeeded in %.1f ms", lease.job_id, _name(lease), elapsed * 1000, extra=job_extra(lease)
+            )
     elif isinstance(outcome, RetryAt):
         log.warning(
             "job %s %s failed on attempt %d/%d (%s: %s); retry in %.1f s",
@@ -415,6 +420,7 @@ def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> 
             outcome.error.type,
             cap_text(outcome.error.message, LOG_MESSAGE_CHARS),
             max(0.0, outcome.run_at - now),
+            extra=job_extra(lease),
         )
     elif isinstance(outcome, Deferred):
         log.warning(
@@ -423,6 +429,7 @@ def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> 
             _name(lease),
             max(0.0, outcome.run_at - now),
             outcome.reason,
+            extra=job_extra(lease),
         )
     else:
         log.error(
@@ -433,6 +440,7 @@ def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> 
             lease.max_attempts,
             outcome.error.type,
             cap_text(outcome.error.message, LOG_MESSAGE_CHARS),
+            extra=job_extra(lease),
         )
 
 
