@@ -169,7 +169,8 @@ def add_worker_options(worker: argparse.ArgumentParser) -> None:
         type=_positive_float,
         default=30.0,
         metavar="S",
-        help="seconds running jobs get after SIGTERM, and past their timeout before their process is killed (30)",
+        help="seconds running jobs get after SIGTERM, past their timeout, or after an abort (cancel --abort) "
+        "before their process is killed (30)",
     )
     worker.add_argument(
         "--async-concurrency",

@@ -335,4 +335,12 @@ class Deferred:
     reason: str
 
 
-Outcome = Union[Completed, RetryAt, Dead, Deferred]
+@dataclass(frozen=True)
+class Aborted:
+    """An abort was asked while the job ran (``cancel(abort=True)``): it ends ``cancelled``, whatever the attempt
+    returned (it may have stopped early on ``current_job().cancelled()``, or its process was stopped)."""
+
+    reason: str = "abort asked while it ran"
+
+
+Outcome = Union[Completed, RetryAt, Dead, Deferred, Aborted]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..context import JobContext
 from ..errors import ConfigurationError
-from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
+from ..model import Aborted, Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
 from .series import job_name
 
 if TYPE_CHECKING:
@@ -132,8 +132,8 @@ def context_of(lease: Lease) -> JobContext:
 
 
 def run_outcome(outcome: Outcome | None, runtime_s: float) -> RunOutcome:
-    """The ``RunOutcome`` of an executor outcome; ``None`` is an attempt stopped by an abort."""
-    if outcome is None:
+    """The ``RunOutcome`` of an executor outcome (``None``: an attempt whose process was stopped by an abort)."""
+    if outcome is None or isinstance(outcome, Aborted):
         return RunOutcome("cancelled", runtime_s)
     if isinstance(outcome, Completed):
         return RunOutcome("succeeded", runtime_s)

@@ -21,7 +21,7 @@ from .. import registry
 from ..backends.base import Backend
 from ..context import JobContext, reset_current, set_current
 from ..errors import Fail, JobTimeout, Retry, SerializationError, SignatureError
-from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
+from ..model import Aborted, Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
 from ..observe import middleware
 from ..registry import JobDefinition
 from ..retry import RetryPolicy, backoff_delay, has_attempts_left, unknown_job_run_at
@@ -210,6 +210,8 @@ def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: floa
         return backend.retry(lease, run_at=outcome.run_at, error=outcome.error, now=now)
     if isinstance(outcome, Deferred):
         return backend.defer(lease, run_at=outcome.run_at, now=now)
+    if isinstance(outcome, Aborted):
+        return backend.abort(lease, now=now)
     return backend.fail(lease, error=outcome.error, now=now)
 
 

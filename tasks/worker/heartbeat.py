@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from ..backends.base import Backend
 from ..errors import BackendUnavailable
 from ..model import Lease, WorkerInfo
+from ..observe.progress import mark_aborted
 from .ledger import Ledger
 
 log = logging.getLogger("tasks.worker")
@@ -48,7 +49,9 @@ class Heartbeat:
     def beat(self, *, raise_errors: bool = False) -> None:
         """Extend every held lease (started or not) and refresh this worker's entry in the worker list."""
         try:
-            self._renew(self.ledger.held())
+            held = self.ledger.held()
+            self._renew(held)
+            self._look_for_aborts(held)
             self.backend.register_worker(self.announce(), ttl_s=self.lease_s, now=self.clock())
         except BackendUnavailable as exc:
             if raise_errors:
@@ -61,6 +64,12 @@ class Heartbeat:
         self.beat()
         while not self._halted.wait(interval):
             self.beat()
+
+    def _look_for_aborts(self, leases: Sequence[Lease]) -> None:
+        """Mark the held jobs whose abort was asked, for ``current_job().cancelled()`` to see."""
+        if leases:
+            flags = self.backend.aborts_requested(leases)
+            mark_aborted({lease.job_id for lease, asked in zip(leases, flags) if asked})
 
     def _renew(self, leases: Sequence[Lease]) -> None:
         """Push ``leases`` to a full lease from now; those no longer ours go to the ledger as refused."""

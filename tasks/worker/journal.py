@@ -20,7 +20,7 @@ import struct
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
+from ..model import Aborted, Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt
 
 #: Bytes of shared memory per worker process: room for thousands of typical outcomes.
 JOURNAL_BYTES = 1 << 20
@@ -29,7 +29,7 @@ JOURNAL_BYTES = 1 << 20
 _END = struct.Struct("<Q")
 #: A record's head: lengths of the job id, the token and the data, the kind, and a number (TTL or run_at).
 _HEAD = struct.Struct("<HHIBd")
-_COMPLETED, _RETRY, _DEAD, _DEFERRED = 1, 2, 3, 4
+_COMPLETED, _RETRY, _DEAD, _DEFERRED, _ABORTED = 1, 2, 3, 4, 5
 
 
 class OutcomeJournal:
@@ -100,6 +100,8 @@ def _encode(outcome: Outcome) -> tuple[int, float, bytes]:
         return _RETRY, outcome.run_at, outcome.error.to_json().encode()
     if isinstance(outcome, Deferred):
         return _DEFERRED, outcome.run_at, outcome.reason.encode("utf-8", "surrogateescape")
+    if isinstance(outcome, Aborted):
+        return _ABORTED, 0.0, outcome.reason.encode("utf-8", "surrogateescape")
     return _DEAD, 0.0, outcome.error.to_json().encode()
 
 
@@ -108,6 +110,8 @@ def _decode(kind: int, number: float, data: bytes) -> Outcome | None:
         return Completed(data.decode("utf-8", "surrogateescape"), number)
     if kind == _DEFERRED:
         return Deferred(number, data.decode("utf-8", "surrogateescape"))
+    if kind == _ABORTED:
+        return Aborted(data.decode("utf-8", "surrogateescape"))
     error = ErrorInfo.from_json(data)
     if error is None:
         return None

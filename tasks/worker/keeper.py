@@ -19,7 +19,7 @@ from typing import Union
 
 from ..backends.base import Backend
 from ..errors import BackendUnavailable
-from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, RetryAt
+from ..model import Aborted, Completed, Dead, Deferred, ErrorInfo, Lease, RetryAt
 from . import executor
 
 log = logging.getLogger("tasks.pool")
@@ -28,7 +28,7 @@ log = logging.getLogger("tasks.pool")
 Failure = Union[RetryAt, Dead]
 #: The fate of a dead process's job: the outcome it computed (written as it is), the error that ended its
 #: attempt (the job's retry policy decides), or ``None``: put back, attempt given back.
-Fate = Union[Completed, RetryAt, Dead, Deferred, Exception, None]
+Fate = Union[Completed, RetryAt, Dead, Deferred, Aborted, Exception, None]
 
 #: Pause between two tries while the datastore is away.
 RETRY_PAUSE_S = 0.5
@@ -49,6 +49,7 @@ class LeaseKeeper:
         self._writes: deque[tuple[Lease, Fate]] = deque()
         self._gone: list[str] = []  # worker ids to take off the worker list
         self._next_extend = 0.0
+        self._aborted: set[str] = set()  # ids of held jobs whose abort was asked (cancel with abort)
         self._thread = threading.Thread(target=self._run, name="tasks-lease-keeper", daemon=True)
 
     def start(self) -> None:
@@ -122,6 +123,14 @@ class LeaseKeeper:
             live = self._live
         if live:
             self.backend.extend(live, now=time.time(), lease_s=self.lease_s)
+            flags = self.backend.aborts_requested(live)
+            with self._lock:
+                self._aborted = {lease.job_id for lease, asked in zip(live, flags) if asked}
+
+    def aborted(self) -> set[str]:
+        """Ids of the held jobs whose abort was asked, as of the last renewal."""
+        with self._lock:
+            return self._aborted
 
     def _renew_fresh(self) -> None:
         with self._lock:

@@ -30,8 +30,9 @@ from typing import Any
 from .. import registry
 from ..backends.base import Backend
 from ..errors import BackendUnavailable
-from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
+from ..model import Aborted, Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryAt, WorkerInfo, cap_text
 from ..observe import middleware
+from ..observe import progress as aborts
 from ..observe.middleware import job_extra
 from ..registry import JobDefinition
 from ..retry import UNKNOWN_JOB_GRACE_S
@@ -321,6 +322,9 @@ class Worker:
         self._finish(lease, outcome, elapsed)
 
     def _finish(self, lease: Lease, outcome: Outcome, elapsed: float) -> None:
+        if aborts.abort_asked(lease.job_id):  # it ends cancelled, whatever the attempt returned
+            aborts.forget(lease.job_id)
+            outcome = Aborted()
         middleware.after_run(lease, outcome, elapsed)
         self._ledger.finished(lease, outcome)
         _log_outcome(lease, outcome, elapsed, self.clock())
@@ -422,6 +426,8 @@ def _log_outcome(lease: Lease, outcome: Outcome, elapsed: float, now: float) -> 
             max(0.0, outcome.run_at - now),
             extra=job_extra(lease),
         )
+    elif isinstance(outcome, Aborted):
+        log.warning("job %s %s cancelled: %s", lease.job_id, _name(lease), outcome.reason, extra=job_extra(lease))
     elif isinstance(outcome, Deferred):
         log.warning(
             "job %s %s put back for %.1f s, attempt given back: %s",

@@ -36,7 +36,8 @@ from typing import Any
 
 from ..backends.base import Backend
 from ..errors import JobTimeout
-from ..model import Lease
+from ..model import Aborted, Lease
+from .aborts import AbortWatch
 from .journal import OutcomeJournal
 from .keeper import LeaseKeeper
 from .process import (
@@ -96,6 +97,7 @@ class ChildHandle:
     running_async: dict[str, float | None] = field(default_factory=dict)  # job id -> deadline (monotonic)
     killed_for: str = ""  # "" (died on its own), "timeout" or "shutdown"
     timed_out: set[str] = field(default_factory=set)
+    aborted: set[str] = field(default_factory=set)  # the jobs it was stopped for (``aborts``)
     padded: list[Lease] = field(default_factory=list)  # reported leased past a full lease: to renew at once
     conn_open: bool = True
 
@@ -159,6 +161,7 @@ class Supervisor:
         self._busy = False  # children report a lot: wake for each report, not once a tick
         self._tick_bytes = 0
         self._tick_end = 0.0
+        self._aborts = AbortWatch(settings.grace_s, _kill)
 
     # --- public ----------------------------------------------------------------------------------------------
 
@@ -184,6 +187,7 @@ class Supervisor:
         self._reap()
         self._restart_due()
         self._enforce_deadlines()
+        self._aborts.enforce(self._children.values(), self.keeper.aborted(), time.monotonic())
         self.keeper.watch([lease for c in self._children.values() for lease in c.held.values()])
 
     def stop(self) -> None:
@@ -319,10 +323,18 @@ class Supervisor:
         if child.worker_id:
             self.keeper.forget_worker(child.worker_id)
 
-    def _lost_error(self, child: ChildHandle, was_running: bool, lease: Lease, cause: str) -> Exception | None:
+    def _lost_error(
+        self, child: ChildHandle, was_running: bool, lease: Lease, cause: str
+    ) -> Exception | Aborted | None:
         """Why a dead child's job lost its attempt, or ``None``: it is put back, attempt uncounted."""
         if not was_running or child.killed_for == "shutdown":
             return None
+        if child.killed_for == "abort":
+            return (
+                Aborted("still running after the abort's grace: its process was stopped")
+                if lease.job_id in child.aborted
+                else None
+            )
         if child.killed_for == "timeout":
             if lease.job_id not in child.timed_out:
                 return None  # a bystander of another job's hard timeout

@@ -3,7 +3,6 @@ outcome scripts (complete, retry, fail) take. Mixed into ``RedisBackend``; its s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, cast
@@ -58,8 +57,7 @@ class RedisObserve:
         qk = self.keys.queue(lease.queue)
         mkeys, margs = metric_keys(self.keys, lease.queue, now, True)
         retention = margs[1] if self.record_metrics else ""
-        name = series.job_name(lease.payload)
-        args = [lease.job_id, lease.token, repr(now), _keep_ms(lease.payload), name, margs[0], retention]
+        args = [lease.job_id, lease.token, repr(now), CANCELLED_KEEP_MS, margs[0], retention]
         return bool(self._run("abort", [qk.job(lease.job_id), qk.leases, *mkeys], args))
 
     def set_progress(self, queue: str, job_id: str, progress: Progress) -> bool:
@@ -89,14 +87,3 @@ class RedisObserve:
 def _points(wanted: Sequence[tuple[str, int]], counters: Sequence[dict[str, str]]) -> Iterator[MetricPoint]:
     for (queue, minute), fields in zip(wanted, counters):
         yield from series.points(queue, minute, fields)
-
-
-def _keep_ms(payload: str) -> int:
-    """How long a job's final record is kept: its payload's ``result_ttl`` (ms), else a day."""
-    try:
-        ttl = json.loads(payload).get("result_ttl")
-    except (ValueError, AttributeError, RecursionError):
-        return CANCELLED_KEEP_MS
-    if isinstance(ttl, (int, float)) and 0 <= ttl < 3e9:
-        return max(int(ttl * 1000), 1)
-    return CANCELLED_KEEP_MS

@@ -25,6 +25,7 @@ WHERE rowid = :rowid AND state IN ('queued', 'scheduled', 'retrying')
 """
 ASK_ABORT = "UPDATE jobs SET abort_at = :now WHERE rowid = :rowid AND state = 'running'"
 ABORTS = "SELECT abort_at IS NOT NULL FROM jobs WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token"
+HELD_PAYLOAD = "SELECT payload FROM jobs WHERE ns = :ns AND queue = :queue AND id = :id AND token = :token"
 ABORT = """
 UPDATE jobs SET state = 'cancelled', finished_at = :now, expires_at = :expires_at, token = NULL,
     lease_expires_at = NULL
@@ -70,12 +71,16 @@ class SQLiteObserve:
             return "cancelled"
 
     def abort(self, lease: Lease, *, now: float) -> bool:
+        """The payload is read from the record: a supervisor's lease of a dead process carries none."""
         params = {"ns": self.ns, "queue": lease.queue, "id": lease.job_id, "token": lease.token, "now": now}
         with self.db.write() as conn:
-            done = conn.execute(ABORT, {**params, "expires_at": self.clock() + _keep_s(lease.payload)}).rowcount == 1
-            if done:
-                self.count_metrics(conn, lease.queue, now, {f"c:{series.job_name(lease.payload)}": 1})
-            return done
+            row = conn.execute(HELD_PAYLOAD, params).fetchone()
+            if row is None:
+                return False
+            payload = str(row[0])
+            conn.execute(ABORT, {**params, "expires_at": self.clock() + _keep_s(payload)})
+            self.count_metrics(conn, lease.queue, now, {f"c:{series.job_name(payload)}": 1})
+            return True
 
     def set_progress(self, queue: str, job_id: str, progress: Progress) -> bool:
         with self.db.write() as conn:
