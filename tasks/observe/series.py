@@ -1,10 +1,14 @@
 """Per-minute metrics as the backends store them: pure functions, no I/O.
 
-A backend keeps, per queue and minute, a map of integer counters (a Redis HASH, SQLite rows). Each counter's
-field is ``<code>:<job name>``: the code first, so a name may hold any character. Codes: ``s`` succeeded, ``f``
-failed, ``r`` retried, ``c`` cancelled, ``run`` and ``wait`` the summed run and wait times in milliseconds, and
-``h<i>`` the attempts whose run time fell in bucket ``i`` of ``BUCKETS_S``. Integers only, added atomically
-inside the outcome transitions, so the sums are exact whatever the number of workers.
+A backend keeps, per queue and minute, integer counters for each job name, added to atomically inside the outcome
+transitions, so the sums are exact whatever the number of workers: the attempts that succeeded, failed, were
+retried or cancelled, the summed run and wait times in milliseconds, and the attempts whose run time fell in each
+bucket of ``BUCKETS_S``.
+
+- SQLite: one row per counter, its field ``<code>:<job name>`` (the code first, so a name may hold any
+  character). Codes: ``s``, ``f``, ``r``, ``c``, ``run``, ``wait``, and ``h<i>`` for bucket ``i``.
+- Redis: one HASH field per job name, its value every counter joined by commas, in the order of ``PACKED``
+  (trailing zeros left out): a third of the memory of one field per counter (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ BUCKETS_S: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 RETENTION_S = 86_400
 #: Outcome codes as stored, and the ``MetricPoint`` field each one counts.
 OUTCOMES = {"s": "succeeded", "f": "failed", "r": "retried", "c": "cancelled"}
+#: The codes of a Redis packed value, in order (the Lua scripts write position ``i + 1`` for ``PACKED[i]``).
+PACKED = ("s", "f", "r", "c", "run", "wait", *(f"h{i}" for i in range(len(BUCKETS_S) + 1)))
 
 #: The ``name`` field of a payload written with any JSON spacing (``{"name": "x"}`` from another language).
 _NAME_FIELD = re.compile(r'"name"\s*:\s*"((?:[^"\\]|\\.){0,200})"')
@@ -88,6 +94,16 @@ def points(queue: str, minute: float, counters: Mapping[str, int | str]) -> list
         if sep and value is not None:
             by_name.setdefault(name, {})[code] = value
     return [_point(queue, minute, name, codes) for name, codes in sorted(by_name.items())]
+
+
+def packed_points(queue: str, minute: float, fields: Mapping[str, str]) -> list[MetricPoint]:
+    """The ``MetricPoint`` of each job name of a Redis minute HASH (name -> packed counters); a value that does
+    not decode counts as zero (a reader never fails on a damaged field)."""
+    found = []
+    for name, value in sorted(fields.items()):
+        numbers = [_integer(part) for part in value.split(",")][: len(PACKED)]
+        found.append(_point(queue, minute, name, {code: n for code, n in zip(PACKED, numbers) if n is not None}))
+    return found
 
 
 def _point(queue: str, minute: float, name: str, codes: Mapping[str, int]) -> MetricPoint:

@@ -483,4 +483,29 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/scheduler/test_stopping.py::test_a_stopping_pool_stops_its_scheduler_before_it_waits_for_its_jobs",),
         "a stopping pool would enqueue ticks while it waits for its long jobs",
     ),
+    # --- job control and observability (tasks/observe) ----------------------------------------------------------
+    Mutant(
+        "lua-cancel-leaves-the-id-ready", "observe", f"{LUA}/cancel.lua",
+        "redis.call('LREM', KEYS[2], 0, ARGV[1])", "local _ = KEYS[2]",
+        (f"{CONTRACT}/test_cancel.py::test_a_queued_job_is_cancelled_and_never_reserved",),
+        "a cancelled job would still be reserved and run",
+    ),
+    Mutant(
+        "lua-complete-counts-refused-writes", "observe", f"{LUA}/complete.lua",
+        "    if out[i] == '1' then", "    if true then",
+        (f"{CONTRACT}/test_metrics.py::test_a_write_refused_for_a_stale_lease_counts_nothing",),
+        "a stale worker's refused acknowledgement would count a success twice",
+    ),
+    Mutant(
+        "sqlite-metrics-overwrite", "observe", "tasks/backends/sqlite/observe.py",
+        "DO UPDATE SET value = value + excluded.value", "DO UPDATE SET value = excluded.value",
+        (f"{CONTRACT}/test_metrics.py::test_points_are_split_by_minute_queue_and_name",),
+        "concurrent workers' counts would replace each other instead of adding up",
+    ),
+    Mutant(
+        "supervisor-ignores-aborts", "observe", "tasks/worker/aborts.py",
+        "            if late and not child.killed_for:", "            if False:",
+        ("tests/worker/test_abort.py",),
+        "a job stuck in C code would run on after its abort, for as long as it likes",
+    ),
 )  # fmt: skip

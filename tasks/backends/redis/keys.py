@@ -72,5 +72,5 @@ class Keys:
         return f"{self.prefix}:{{{queue}}}:metrics"
 
     def metrics(self, queue: str, minute: int | str) -> str:
-        """HASH ``<code>:<job name>`` -> integer: the metric counters of ``queue`` in one minute (epoch seconds)."""
+        """HASH job name -> its packed counters (tasks/observe/series.py) for ``queue`` in one minute (epoch s)."""
         return f"{self.prefix}:{{{queue}}}:metrics:{minute}"

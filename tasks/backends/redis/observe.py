@@ -86,4 +86,4 @@ class RedisObserve:
 
 def _points(wanted: Sequence[tuple[str, int]], counters: Sequence[dict[str, str]]) -> Iterator[MetricPoint]:
     for (queue, minute), fields in zip(wanted, counters):
-        yield from series.points(queue, minute, fields)
+        yield from series.packed_points(queue, minute, fields)

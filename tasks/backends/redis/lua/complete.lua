@@ -28,8 +28,9 @@ if KEYS[3] then
   end
   for i, job in ipairs(jobs) do
     if type(job[5]) ~= 'string' or type(job[6]) ~= 'string' or not job[6]:find('^%d+$')
-        or type(job[7]) ~= 'string' or not job[7]:find('^%d+$') or type(job[8]) ~= 'string' or not job[8]:find('^%d+$') then
-      return redis.error_reply('complete: job ' .. i .. ' of the batch has malformed metrics (name, run_ms, wait_ms, bucket)')
+        or type(job[7]) ~= 'string' or not job[7]:find('^%d+$') or type(job[8]) ~= 'string' or not job[8]:find('^%d%d?$')
+        or tonumber(job[8]) > 15 then
+      return redis.error_reply('complete: job ' .. i .. ' of the batch has malformed metrics (name, run_ms, wait_ms, bucket 0-15)')
     end
   end
 end
@@ -48,21 +49,32 @@ for i, job in ipairs(jobs) do
   end
 end
 
--- metrics (tasks/observe): the jobs completed above, summed per counter, then added in one HINCRBY each
+-- metrics (tasks/observe/series.py): add `delta` (position -> number) to the packed counters of job `name` in the
+-- minute HASH `key`: one field per job name, its value the counters joined by commas (see `series.PACKED`)
+local function count(key, name, delta)
+  local v = {}
+  local old = redis.call('HGET', key, name)
+  if old then for n in old:gmatch('[^,]+') do v[#v + 1] = tonumber(n) or 0 end end
+  for i, n in pairs(delta) do
+    for j = #v + 1, i do v[j] = 0 end
+    v[i] = v[i] + n
+  end
+  redis.call('HSET', key, name, table.concat(v, ','))
+end
+-- metrics (tasks/observe): the jobs completed above, summed per job name, then added once per name
 if KEYS[3] then
   local add, any = {}, false
   for i, job in ipairs(jobs) do
     if out[i] == '1' then
-      local name = job[5]
-      for field, n in pairs({['s:' .. name] = 1, ['run:' .. name] = tonumber(job[6]), ['wait:' .. name] = tonumber(job[7]),
-          ['h' .. job[8] .. ':' .. name] = 1}) do
-        add[field] = (add[field] or 0) + n
-      end
+      local d = add[job[5]] or {[1] = 0, [5] = 0, [6] = 0}
+      local bucket = 7 + tonumber(job[8])
+      d[1], d[5], d[6], d[bucket] = d[1] + 1, d[5] + tonumber(job[6]), d[6] + tonumber(job[7]), (d[bucket] or 0) + 1
+      add[job[5]] = d
       any = true
     end
   end
   if any then
-    for field, n in pairs(add) do redis.call('HINCRBY', KEYS[2], field, n) end
+    for name, delta in pairs(add) do count(KEYS[2], name, delta) end
     redis.call('EXPIRE', KEYS[2], ARGV[5])
     redis.call('ZADD', KEYS[3], ARGV[4], ARGV[4])
     redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[5])))

@@ -15,6 +15,7 @@ if KEYS[5] then
   for i = 6, 10 do
     if not (ARGV[i] and ARGV[i]:find('^%d+$')) then return redis.error_reply('fail: metric argument ' .. i .. ' must be an integer') end
   end
+  if tonumber(ARGV[8]) > 15 then return redis.error_reply('fail: the bucket must be 0-15') end
 end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -22,13 +23,22 @@ redis.call('HDEL', KEYS[1], 'token')
 redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[4], 'finished_at', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 
+-- metrics (tasks/observe/series.py): add `delta` (position -> number) to the packed counters of job `name` in the
+-- minute HASH `key`: one field per job name, its value the counters joined by commas (see `series.PACKED`)
+local function count(key, name, delta)
+  local v = {}
+  local old = redis.call('HGET', key, name)
+  if old then for n in old:gmatch('[^,]+') do v[#v + 1] = tonumber(n) or 0 end end
+  for i, n in pairs(delta) do
+    for j = #v + 1, i do v[j] = 0 end
+    v[i] = v[i] + n
+  end
+  redis.call('HSET', key, name, table.concat(v, ','))
+end
 -- metrics (tasks/observe): one more failed attempt of this job name in this minute, its run and wait times
 if KEYS[5] then
   local name = ARGV[5]
-  redis.call('HINCRBY', KEYS[4], 'f:' .. name, 1)
-  redis.call('HINCRBY', KEYS[4], 'run:' .. name, ARGV[6])
-  redis.call('HINCRBY', KEYS[4], 'wait:' .. name, ARGV[7])
-  redis.call('HINCRBY', KEYS[4], 'h' .. ARGV[8] .. ':' .. name, 1)
+  count(KEYS[4], name, {[2] = 1, [5] = tonumber(ARGV[6]), [6] = tonumber(ARGV[7]), [7 + tonumber(ARGV[8])] = 1})
   redis.call('EXPIRE', KEYS[4], ARGV[10])
   redis.call('ZADD', KEYS[5], ARGV[9], ARGV[9])
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[9]) - tonumber(ARGV[10])))

@@ -21,6 +21,7 @@ if KEYS[7] then
   for i = 7, 11 do
     if not (ARGV[i] and ARGV[i]:find('^%d+$')) then return redis.error_reply('retry: metric argument ' .. i .. ' must be an integer') end
   end
+  if tonumber(ARGV[9]) > 15 then return redis.error_reply('retry: the bucket must be 0-15') end
 end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -35,13 +36,22 @@ else
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 end
 
+-- metrics (tasks/observe/series.py): add `delta` (position -> number) to the packed counters of job `name` in the
+-- minute HASH `key`: one field per job name, its value the counters joined by commas (see `series.PACKED`)
+local function count(key, name, delta)
+  local v = {}
+  local old = redis.call('HGET', key, name)
+  if old then for n in old:gmatch('[^,]+') do v[#v + 1] = tonumber(n) or 0 end end
+  for i, n in pairs(delta) do
+    for j = #v + 1, i do v[j] = 0 end
+    v[i] = v[i] + n
+  end
+  redis.call('HSET', key, name, table.concat(v, ','))
+end
 -- metrics (tasks/observe): one more retried attempt of this job name in this minute, its run and wait times
 if KEYS[7] then
   local name = ARGV[6]
-  redis.call('HINCRBY', KEYS[6], 'r:' .. name, 1)
-  redis.call('HINCRBY', KEYS[6], 'run:' .. name, ARGV[7])
-  redis.call('HINCRBY', KEYS[6], 'wait:' .. name, ARGV[8])
-  redis.call('HINCRBY', KEYS[6], 'h' .. ARGV[9] .. ':' .. name, 1)
+  count(KEYS[6], name, {[3] = 1, [5] = tonumber(ARGV[7]), [6] = tonumber(ARGV[8]), [7 + tonumber(ARGV[9])] = 1})
   redis.call('EXPIRE', KEYS[6], ARGV[11])
   redis.call('ZADD', KEYS[7], ARGV[10], ARGV[10])
   redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. (tonumber(ARGV[10]) - tonumber(ARGV[11])))
