@@ -47,7 +47,7 @@ class RedisBackend(Backend):
         self.pads_wait_leases = not fake  # see ``wait_and_reserve``
         self.keys = Keys(prefix)
         self.scripts = Scripts(client)
-        self._wire = Wire(client.connection_pool)
+        self._wire = Wire(getattr(client, "connection_pool", None))  # a cluster client has none: it never uses it
         self.description = description
         self._known_queues: set[str] = set()
         self._queue_keys: dict[str, QueueKeys] = {}
