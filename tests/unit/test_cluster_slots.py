@@ -26,7 +26,7 @@ def test_a_cluster_url_becomes_the_url_redis_py_reads(url: str, plain: str) -> N
 
 @pytest.mark.parametrize("url", ["redis+cluster://host:7000/1", "rediss+cluster://host:7000/15"])
 def test_a_cluster_url_naming_another_database_is_refused_with_the_fix(url: str) -> None:
-    with pytest.raises(ConfigurationError, match="only database 0.*drop the path or write /0"):
+    with pytest.raises(ConfigurationError, match=r"only database 0.*drop the path or write /0"):
         normalize_url(url)
 
 
