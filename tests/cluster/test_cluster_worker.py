@@ -11,10 +11,10 @@ import pytest
 from tasks import bulk
 from tasks.backends.redis.cluster import WAKE_SLICE_S, ClusterBackend
 from tests import jobs
+from tests.cluster.conftest import queues_on_every_master
 from tests.contract.conftest import new_job
 from tests.support.redis_cluster import RedisCluster
 from tests.worker.conftest import Pools, duplicates, records
-from tests.cluster.conftest import queues_on_every_master
 
 
 @pytest.mark.timeout(60)
