@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError
 from ...errors import BackendUnavailable, ConfigurationError
 from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
-from . import calls
+from . import calls, reads
 from .keys import Keys, QueueKeys
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
@@ -204,6 +204,9 @@ class RedisBackend(Backend):
         return self._earliest(
             [key for q in queues for key in (self.queue_keys(q).scheduled, self.queue_keys(q).leases)]
         )
+
+    def oldest_ready_at(self, queues: Sequence[str]) -> float | None:
+        return reads.oldest_ready_at(self, queues)
 
     def _earliest(self, zsets: Sequence[str]) -> float | None:
         """The lowest score in any of ``zsets`` (one round trip), or ``None`` when they are all empty."""
