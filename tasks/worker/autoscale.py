@@ -10,9 +10,15 @@ the bounds.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigurationError
+from ..model import WorkerInfo
+
+#: The ``extra["role"]`` of an autoscaling pool's own entry in the worker list (it is no worker process).
+POOL_ROLE = "autoscaling pool"
 
 
 @dataclass(frozen=True)
@@ -97,3 +103,16 @@ class Autoscaler:
         if quiet_for is not None and quiet_for >= s.quiet_s and self.size > s.minimum:
             return self.size - 1, f"no job waiting for {quiet_for:.0f} s"
         return None
+
+
+def describe_pools(pools: Sequence[WorkerInfo]) -> Iterator[str]:
+    """Lines for ``python -m tasks workers``: each autoscaling pool's bounds and size, then its latest decisions."""
+    for pool in pools:
+        x = pool.extra
+        yield (
+            f"autoscaling pool {pool.pid} on {pool.host}: {x.get('size')} worker process(es), "
+            f"between {x.get('minimum')} and {x.get('maximum')}, target wait {x.get('target_wait_s')} s"
+        )
+        for d in x.get("decisions", []):
+            at = time.strftime("%H:%M:%S", time.localtime(float(d.get("at", 0))))
+            yield f"  {at} {d.get('previous')} -> {d.get('size')}: {d.get('reason')}"
