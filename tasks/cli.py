@@ -18,7 +18,8 @@ from .errors import BackendUnavailable, ConfigurationError
 from .observe.commands import add_commands as add_observe_commands
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
-from .worker.pool import PoolSettings, Supervisor
+from .worker.autoscaling import add_autoscale_options, make_supervisor
+from .worker.pool import PoolSettings
 from .worker.process import ChildSpec
 
 log = logging.getLogger("tasks.cli")
@@ -182,6 +183,7 @@ def add_worker_options(worker: argparse.ArgumentParser) -> None:
     worker.add_argument(
         "--prefetch", type=_positive_int, default=400, metavar="N", help="most jobs reserved at once (400)"
     )
+    add_autoscale_options(worker)
     worker.add_argument(
         "--unknown-job-grace",
         type=_seconds,
@@ -247,7 +249,7 @@ def run_worker(args: argparse.Namespace) -> int:
             unknown_job_grace_s=grace,
         )
         settings = PoolSettings(child=child, concurrency=args.concurrency, grace_s=args.grace)
-        supervisor = Supervisor(backend, settings, on_stop=None if cron is None else cron.stop)
+        supervisor = make_supervisor(backend, settings, args, on_stop=None if cron is None else cron.stop)
         supervisor.install_signals()
         return supervisor.run()
     finally:

@@ -23,6 +23,7 @@ from .backends.base import Backend
 from .errors import TasksError
 from .model import WorkerInfo
 from .queue import FailedRecord
+from .worker.autoscale import POOL_ROLE, describe_pools
 
 #: Ids a "no such job" error lists at most.
 LISTED_IDS = 10
@@ -122,6 +123,8 @@ def run_workers(args: argparse.Namespace) -> int:
     backend = open_backend(args)
     rows = [("id", "host", "supervisor", "pid", "queues", "started", "done", "running")]
     found = backend.workers(now=time.time())
+    pools = [w for w in found if w.extra.get("role") == POOL_ROLE]  # an autoscaling pool's own entry
+    found = [w for w in found if w.extra.get("role") != POOL_ROLE]
     found.sort(key=lambda w: (w.host, str(w.extra.get("supervisor_pid", "")), w.started_at))
     for w in found:
         supervisor = str(w.extra.get("supervisor_pid", "-"))
@@ -129,6 +132,8 @@ def run_workers(args: argparse.Namespace) -> int:
         rows.append((w.id, w.host, supervisor, str(w.pid), ",".join(w.queues), started, str(w.jobs_done), running))
     print_table(rows)
     print(f"{len(found)} live worker process(es)")
+    for line in describe_pools(pools):
+        print(line)
     return 0
 
 

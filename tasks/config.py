@@ -140,7 +140,7 @@ def get_backend() -> Backend:
 
 
 #: The URL schemes ``backend_from_url`` builds a backend for.
-SCHEMES = ("sqlite://", "redis://", "rediss://", "unix://", "memory://")
+SCHEMES = ("sqlite://", "redis://", "rediss://", "unix://", "memory://", "redis+cluster://", "rediss+cluster://")
 
 
 def normalize_url(url: str) -> str:
@@ -154,7 +154,8 @@ def normalize_url(url: str) -> str:
     if not url.startswith(SCHEMES):
         raise ConfigurationError(
             f"unsupported backend URL {mask_url(url)!r}: use sqlite:///path/to/tasks.db (or a bare path ending "
-            "in .db), redis://host:6379/0, rediss:// (TLS), unix:///path/to/redis.sock, or memory://"
+            "in .db), redis://host:6379/0, rediss:// (TLS), unix:///path/to/redis.sock, "
+            "redis+cluster://host:7000 (Redis Cluster), or memory://"
         )
     if url.startswith("sqlite://"):
         from .backends.sqlite import path_from_url
@@ -162,11 +163,17 @@ def normalize_url(url: str) -> str:
         path_from_url(url)  # a URL naming no file fails here, not at the first dispatch
     if url.startswith(REDIS_SCHEMES):
         _check_redis_url(url)
+    if url.startswith(CLUSTER_SCHEMES):
+        from .backends.redis.slots import plain_url
+
+        _check_redis_url(plain_url(url))
     return url
 
 
 #: The URL schemes redis-py reads (``memory://`` is ours: it names a fakeredis server and is never parsed).
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+#: The URL schemes of a Redis Cluster (``backends/redis/cluster.py``).
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 
 def _check_redis_url(url: str) -> None:
@@ -218,6 +225,10 @@ def backend_from_url(url: str, *, prefix: str = DEFAULT_PREFIX) -> Backend:
 
     if url.startswith("memory://"):
         return RedisBackend.in_memory(url, prefix=prefix)
+    if url.startswith(CLUSTER_SCHEMES):
+        from .backends.redis.cluster import ClusterBackend
+
+        return ClusterBackend.from_url(url, prefix=prefix)
     return RedisBackend.from_url(url, prefix=prefix)
 
 

@@ -13,6 +13,7 @@ import redis
 import tasks.config
 from tasks.backends.redis import RedisBackend
 from tasks.backends.sqlite import SQLiteBackend
+from tests.support.redis_cluster import RedisCluster, cluster_tools_available
 from tests.support.redis_server import RedisServer
 
 #: The shared Redis the real-server tests use (never flushed: each test owns a prefix).
@@ -143,3 +144,20 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A Redis Cluster (3 masters, 3 replicas) for the whole session; skipped without redis-server and
+    redis-cli here, a failure in CI (``CI=true``)."""
+    if not cluster_tools_available():
+        message = "a Redis Cluster needs redis-server and redis-cli on PATH"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -109,6 +109,14 @@ class Backend(ABC):
         """
         return self.next_due(queues)
 
+    def oldest_ready_at(self, queues: Sequence[str]) -> float | None:
+        """The ``enqueued_at`` of the job longest in line among the ready jobs of ``queues`` (the head of each
+        queue), or ``None`` when none is ready: how far behind the workers of ``queues`` are (the autoscaler's
+        signal). A delayed or retried job counts from its dispatch. This default knows nothing (``None``):
+        a pool on a backend without it never grows.
+        """
+        return None
+
     @abstractmethod
     def extend(self, leases: Sequence[Lease], *, now: float, lease_s: float) -> list[bool]:
         """Push each lease's expiry to ``now + lease_s``; ``False`` for a lease no longer held."""

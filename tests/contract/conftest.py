@@ -1,8 +1,9 @@
 """The conformance suite's fixtures: one backend per parameter, and a clock the test moves by hand.
 
 Every test of ``tests/contract/`` runs on ``memory`` (the Redis backend over fakeredis), ``redis`` (a real
-server, isolated by a key prefix; fails in CI when absent) and ``sqlite`` (a file in the test's tmp_path),
-and speaks only the ``Backend`` contract.
+server, isolated by a key prefix; fails in CI when absent), ``sqlite`` (a file in the test's tmp_path) and
+``cluster`` (a Redis Cluster of 3 masters and 3 replicas the session starts), and speaks only the ``Backend``
+contract.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from tasks.model import NewJob
 from tests.conftest import REDIS_URL, require_redis
 
 #: Every backend the suite runs on; ``SHARED`` are the ones other processes can open too.
-BACKENDS = ("memory", "redis", "sqlite")
-SHARED = ("redis", "sqlite")
+BACKENDS = ("memory", "redis", "sqlite", "cluster")
+SHARED = ("redis", "sqlite", "cluster")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,10 @@ class Target:
         return backend_from_url(self.url, prefix=self.prefix)
 
 
-def make_target(kind: str, prefix: str, tmp_path: Path) -> Target:
+def make_target(kind: str, prefix: str, tmp_path: Path, request: pytest.FixtureRequest | None = None) -> Target:
+    if kind == "cluster":  # the session's Redis Cluster (tests/conftest.py), started on first use
+        assert request is not None
+        return Target(kind, request.getfixturevalue("redis_cluster").url, prefix)
     if kind == "redis":
         require_redis()
         return Target(kind, REDIS_URL, prefix)
@@ -49,13 +53,13 @@ def make_target(kind: str, prefix: str, tmp_path: Path) -> Target:
 
 @pytest.fixture(params=BACKENDS)
 def target(request: pytest.FixtureRequest, prefix: str, tmp_path: Path) -> Target:
-    return make_target(request.param, prefix, tmp_path)
+    return make_target(request.param, prefix, tmp_path, request)
 
 
 @pytest.fixture(params=SHARED)
 def shared_target(request: pytest.FixtureRequest, prefix: str, tmp_path: Path) -> Target:
     """A backend that several processes can open at once."""
-    return make_target(request.param, prefix, tmp_path)
+    return make_target(request.param, prefix, tmp_path, request)
 
 
 @pytest.fixture

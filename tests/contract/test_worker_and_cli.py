@@ -141,7 +141,8 @@ def test_the_worker_names_its_backend_in_its_first_line(
         path = shared_target.url.removeprefix("sqlite:///")
         assert f"backend SQLite file {path} (this machine only)" in first, first
     else:
-        assert "backend redis://127.0.0.1" in first, first
+        scheme = "redis+cluster" if shared_target.kind == "cluster" else "redis"
+        assert f"backend {scheme}://127.0.0.1" in first, first
 
 
 def group_cpu_s(pgid: int) -> float:

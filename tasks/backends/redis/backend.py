@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError
 from ...errors import BackendUnavailable, ConfigurationError
 from ...model import ErrorInfo, FailedJob, JobInfo, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
-from . import calls
+from . import calls, reads
 from .keys import Keys, QueueKeys
 from .observe import RedisObserve, metric_keys, sample_args
 from .reads import JOB_INFO_FIELDS, job_info_from_fields
@@ -49,7 +49,7 @@ class RedisBackend(RedisObserve, Backend):
         self.pads_wait_leases = not fake  # see ``wait_and_reserve``
         self.keys = Keys(prefix)
         self.scripts = Scripts(client)
-        self._wire = Wire(client.connection_pool)
+        self._wire = Wire(getattr(client, "connection_pool", None))  # a cluster client has none: it never uses it
         self.description = description
         self._known_queues: set[str] = set()
         self._queue_keys: dict[str, QueueKeys] = {}
@@ -206,6 +206,9 @@ class RedisBackend(RedisObserve, Backend):
         return self._earliest(
             [key for q in queues for key in (self.queue_keys(q).scheduled, self.queue_keys(q).leases)]
         )
+
+    def oldest_ready_at(self, queues: Sequence[str]) -> float | None:
+        return reads.oldest_ready_at(self, queues)
 
     def _earliest(self, zsets: Sequence[str]) -> float | None:
         """The lowest score in any of ``zsets`` (one round trip), or ``None`` when they are all empty."""

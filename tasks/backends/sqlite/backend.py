@@ -246,6 +246,12 @@ class SQLiteBackend(SQLiteObserve, Backend):
         found = [float(x) for x in firsts if x is not None]
         return min(found) if found else None
 
+    def oldest_ready_at(self, queues: Sequence[str]) -> float | None:
+        with self.db.read() as conn:
+            heads = [conn.execute(sql.OLDEST_READY, self._p(q)).fetchone() for q in queues]
+        found = [float(row[0]) for row in heads if row is not None and isinstance(row[0], (int, float))]
+        return min(found) if found else None
+
     def extend(self, leases: Sequence[Lease], *, now: float, lease_s: float) -> list[bool]:
         with self.db.write() as conn:
             return [

@@ -154,6 +154,10 @@ WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying')
     AND (run_at <= :now OR typeof(run_at) NOT IN ('integer', 'real')) LIMIT 1
 """
 
+OLDEST_READY = """
+SELECT enqueued_at FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' ORDER BY seq LIMIT 1
+"""
+
 NEXT_DUE = """
 SELECT MIN(run_at) FROM jobs
 WHERE ns = :ns AND queue = :queue AND state IN ('scheduled', 'retrying') AND typeof(run_at) IN ('integer', 'real')
