@@ -15,6 +15,7 @@ from .backends.base import Backend
 from .commands import CommandError, run_clear, run_failed, run_queues, run_retry, run_schedules, run_workers
 from .console import tolerant_output
 from .errors import BackendUnavailable, ConfigurationError
+from .limits.commands import add_commands as flow_commands
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
 from .worker.pool import PoolSettings, Supervisor
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("workers", "list live workers", run_workers)
     with_modules(command("scheduler", "fire cron schedules (every worker also runs a scheduler)", run_scheduler))
     command("schedules", "list cron schedules with their next fire time and last run", run_schedules)
+    flow_commands(command, with_queue)
     return parser
 
 

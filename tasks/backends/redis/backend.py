@@ -18,6 +18,7 @@ from ...errors import BackendUnavailable, ConfigurationError
 from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
 from . import calls
+from .flow import RedisFlowControl
 from .keys import Keys, QueueKeys
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
@@ -34,7 +35,7 @@ _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
 
 
-class RedisBackend(Backend):
+class RedisBackend(RedisFlowControl, Backend):
     """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
 
     def __init__(

@@ -25,6 +25,8 @@ class QueueKeys:
     failed: str
     #: Prefix of the job HASH keys; ``job(id)`` appends the id.
     job_prefix: str
+    #: STRING present while the queue is paused (``Backend.pause``): the reserve then leases none of its jobs.
+    paused: str = ""
 
     def job(self, job_id: str) -> str:
         """HASH of one job: payload, state, attempts, token, result, error and timestamps."""
@@ -46,12 +48,18 @@ class Keys:
             leases=f"{base}:leases",
             failed=f"{base}:failed",
             job_prefix=f"{base}:job:",
+            paused=f"{base}:paused",
         )
 
     @property
     def queues(self) -> str:
         """SET of every queue name that ever held a job."""
         return f"{self.prefix}:queues"
+
+    @property
+    def paused_queues(self) -> str:
+        """SET of the names of paused queues, for listings (each queue's own ``paused`` key is what counts)."""
+        return f"{self.prefix}:paused"
 
     @property
     def cron_ticks(self) -> str:

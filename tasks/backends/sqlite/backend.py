@@ -29,6 +29,7 @@ from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, Q
 from ..base import Backend
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
+from .flow import SQLiteFlowControl
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -67,7 +68,7 @@ class _Positions:
         return None if sane is None else int(sane)
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(SQLiteFlowControl, Backend):
     """Backend over one SQLite file, safe for many threads and processes of one machine."""
 
     def __init__(
@@ -158,7 +159,7 @@ class SQLiteBackend(Backend):
             leases: list[Lease] = []
             for queue in queues:
                 self._promote(conn, positions, queue, now=now)
-                if len(leases) < count:
+                if len(leases) < count and not self._is_paused(conn, queue):
                     leases += self._lease(
                         conn, queue, worker_id=worker_id, now=now, lease_s=lease_s, limit=count - len(leases)
                     )
@@ -216,7 +217,8 @@ class SQLiteBackend(Backend):
             pause = min(pause * 2, POLL_MAX_S)
 
     def _any_ready(self, conn: sqlite3.Connection, queues: Sequence[str]) -> bool:
-        return any(conn.execute(sql.ANY_READY, self._p(q)).fetchone() for q in queues)
+        """A job is ready in one of ``queues`` that is not paused (a paused one would keep an idle worker busy)."""
+        return any(conn.execute(sql.ANY_READY, self._p(q)).fetchone() and not self._is_paused(conn, q) for q in queues)
 
     def _work_waiting(self, queues: Sequence[str], *, now: float) -> bool:
         """A job is ready, or a scheduled one is due, in one of ``queues``."""

@@ -65,6 +65,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (ns, id)
         )""",
     ),
+    (  # 1 -> 2: paused queues (flow control)
+        "CREATE TABLE paused_queues (ns TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (ns, name)) WITHOUT ROWID",
+    ),
 )
 
 #: The version this library writes and reads.

@@ -3,11 +3,13 @@
 -- failed set with a MalformedJob error naming the field instead of being leased, and the reserve goes on; a
 -- queue one of whose keys holds the wrong type is skipped whole, untouched (maintenance reports it).
 --
--- KEYS[5q-4]  ready      LIST   of queue q (q = 1..n, in priority order)
--- KEYS[5q-3]  scheduled  ZSET   job id -> run_at
--- KEYS[5q-2]  leases     ZSET   job id -> lease expiry
--- KEYS[5q-1]  wake       LIST   wake-up tokens
--- KEYS[5q]    failed     ZSET   job id -> failed_at
+-- KEYS[6q-5]  ready      LIST   of queue q (q = 1..n, in priority order)
+-- KEYS[6q-4]  scheduled  ZSET   job id -> run_at
+-- KEYS[6q-3]  leases     ZSET   job id -> lease expiry
+-- KEYS[6q-2]  wake       LIST   wake-up tokens
+-- KEYS[6q-1]  failed     ZSET   job id -> failed_at
+-- KEYS[6q]    paused     STRING present while queue q is paused: due jobs are promoted, none is leased, and its
+--                               wake-up tokens are dropped (no worker spins on a queue it may not serve)
 -- ARGV[1]  now            epoch seconds
 -- ARGV[2]  expiry         lease expiry (now + lease)
 -- ARGV[3]  count          how many jobs to take at most
@@ -70,8 +72,9 @@ local function usable(keys)
 end
 
 local out, taken = {}, 0
-for q = 1, #KEYS / 5 do
-  local ready, scheduled, leases, wake, failed = KEYS[5 * q - 4], KEYS[5 * q - 3], KEYS[5 * q - 2], KEYS[5 * q - 1], KEYS[5 * q]
+for q = 1, #KEYS / 6 do
+  local ready, scheduled, leases, wake, failed = KEYS[6 * q - 5], KEYS[6 * q - 4], KEYS[6 * q - 3], KEYS[6 * q - 2], KEYS[6 * q - 1]
+  local paused = redis.call('EXISTS', KEYS[6 * q]) == 1
   local prefix = ARGV[6 + q]
   if usable({[ready] = 'list', [scheduled] = 'zset', [leases] = 'zset', [wake] = 'list', [failed] = 'zset'}) then
     local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, promote_limit)
@@ -80,7 +83,7 @@ for q = 1, #KEYS / 5 do
       redis.call('RPUSH', ready, id)
       redis.call('HSET', prefix .. id, 'state', 'queued')
     end
-    while taken < want do
+    while taken < want and not paused do
       local ids = redis.call('LPOP', ready, want - taken)
       if not ids then break end
       for _, id in ipairs(ids) do
@@ -105,7 +108,7 @@ for q = 1, #KEYS / 5 do
         end
       end
     end
-    if redis.call('LLEN', ready) > 0 then
+    if not paused and redis.call('LLEN', ready) > 0 then
       if redis.call('LLEN', wake) == 0 then redis.call('LPUSH', wake, 1) end
     else
       redis.call('DEL', wake)
