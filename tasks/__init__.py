@@ -3,6 +3,7 @@
 The public API is what ``__all__`` lists; everything else is internal and may change.
 """
 
+from . import limits
 from .config import configure
 from .context import JobContext, current_job
 from .decorators import job, schedule, scheduled
@@ -19,6 +20,7 @@ from .errors import (
 )
 from .handle import JobHandle
 from .job import AsyncJob, Call, Job, call, dispatch
+from .limits import RateLimit
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
 
@@ -35,6 +37,7 @@ __all__ = [
     "JobHandle",
     "JobTimeout",
     "Queue",
+    "RateLimit",
     "Retry",
     "SerializationError",
     "SignatureError",
@@ -45,6 +48,7 @@ __all__ = [
     "current_job",
     "dispatch",
     "job",
+    "limits",
     "queue",
     "schedule",
     "scheduled",

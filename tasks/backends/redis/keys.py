@@ -32,6 +32,27 @@ class QueueKeys:
         """HASH of one job: payload, state, attempts, token, result, error and timestamps."""
         return self.job_prefix + job_id
 
+    # Flow control (tasks.limits): each limit's keys carry the queue's hash tag, so a limit is counted per queue.
+
+    def unique(self, key: str) -> str:
+        """STRING: the id of the job holding the unique lock ``key`` (job name and key text), expiring."""
+        return self._limit("unique", key)
+
+    def slots(self, key: str) -> str:
+        """SET of the ids of the running jobs holding a concurrency slot of ``key``."""
+        return self._limit("slots", key)
+
+    def held(self, key: str) -> str:
+        """LIST of the ids of jobs held back until a slot of ``key`` frees, oldest on the left."""
+        return self._limit("held", key)
+
+    def rate(self, key: str) -> str:
+        """ZSET of the recent starts (unique member -> start time) counted by the rate limit ``key``."""
+        return self._limit("rate", key)
+
+    def _limit(self, kind: str, key: str) -> str:
+        return f"{self.job_prefix[: -len('job:')]}{kind}:{key}"
+
 
 @dataclass(frozen=True)
 class Keys:

@@ -33,6 +33,7 @@ SCRIPT_NAMES = (
     "purge_failed",
     "clear",
     "resume",
+    "enqueue_flow",
 )
 
 

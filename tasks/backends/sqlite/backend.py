@@ -129,6 +129,10 @@ class SQLiteBackend(SQLiteFlowControl, Backend):
         )
         return conn.execute(sql.ENQUEUE, params).rowcount == 1
 
+    def _store(self, conn: sqlite3.Connection, job: NewJob, *, now: float) -> bool:
+        """``enqueue`` of one job inside the caller's transaction (flow control's ``enqueue_flow``)."""
+        return self._insert(conn, _Positions(conn, self.ns), job, now=now, clock=self.clock())
+
     # --- working ---------------------------------------------------------------------------------------------
 
     def reserve(
@@ -178,10 +182,13 @@ class SQLiteBackend(SQLiteFlowControl, Backend):
             queue, token_base=secrets.token_hex(8) + ":", expiry=now + lease_s, worker=worker_id, now=now, limit=limit
         )
         leases = []
-        for rowid, _, job_id, payload, attempts, max_attempts, enqueued_at, token, signature in sorted(
+        admitted: dict[str, list[float]] = {}  # flow control: slots taken in this call, by concurrency key
+        for rowid, _, job_id, payload, attempts, max_attempts, enqueued_at, token, signature, flow in sorted(
             conn.execute(sql.RESERVE, params).fetchall(), key=_queue_order
         ):
             why = records.problem(job_id, payload, max_attempts, attempts, enqueued_at, signature)
+            if why is None and flow is not None and not self._admit(conn, queue, rowid, job_id, flow, params, admitted):
+                continue  # held back by a limit, its attempt given back (flow.py)
             if why is None:
                 args = (job_id, payload, attempts, max_attempts, enqueued_at, token, signature)
                 leases.append(reserved_lease(queue, *args, started_at=now))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import sqlite3
 
 from ...errors import ConfigurationError
+from .flow_schema import FLOW_SCHEMA
 
 #: One tuple of statements per version step, oldest first; never edit a released step, append a new one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -65,8 +66,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (ns, id)
         )""",
     ),
-    (  # 1 -> 2: paused queues (flow control)
+    (  # 1 -> 2: flow control (tasks.limits; the statements are in sqlite/flow.py)
         "CREATE TABLE paused_queues (ns TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (ns, name)) WITHOUT ROWID",
+        *FLOW_SCHEMA,
     ),
 )
 
