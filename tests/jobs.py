@@ -400,7 +400,7 @@ def unique_invoice(order_id: int, sender: str = "") -> str:
     return _timed_record("invoice", f"{order_id}:{sender}", 0)
 
 
-@job(name="tests.per_user", concurrency=2, concurrency_key=lambda user_id, n, **_: user_id, max_attempts=10)
+@job(name="tests.per_user", concurrency=2, concurrency_key=lambda user_id, *_, **__: user_id, max_attempts=10)
 def per_user(user_id: int, n: int, seconds: float = 0.02) -> str:
     return _timed_record("user", str(user_id), seconds)
 

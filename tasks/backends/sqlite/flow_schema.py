@@ -7,7 +7,8 @@ from ...limits.policy import HELD_AT
 #: The layout flow control adds (schema step 1 -> 2). ``flow`` holds a job's options as JSON (the fields of
 #: ``flow_field``); ``ckey`` its concurrency key, indexed to count the running jobs of a key. The triggers give
 #: back what a job holds as it leaves ``running`` (the same transaction as the change of state):
-#: ``flow_slot_release`` makes the oldest job held for a slot of its key due; ``flow_unique_release`` ends the
+#: ``flow_slot_release`` makes the oldest job held for a slot of its key due (not for a job the reserve held back
+#: itself: ``HOLD`` clears its ``started_at``, it never had a slot); ``flow_unique_release`` ends the
 #: unique lock of a job that ended for good.
 FLOW_SCHEMA = (
     "ALTER TABLE jobs ADD COLUMN flow TEXT",
@@ -21,7 +22,7 @@ FLOW_SCHEMA = (
     "CREATE TABLE rate_starts (ns TEXT NOT NULL, queue TEXT NOT NULL, bucket TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX rate_starts_by_bucket ON rate_starts (ns, queue, bucket, at)",
     f"""CREATE TRIGGER flow_slot_release AFTER UPDATE OF state ON jobs
-    WHEN old.state = 'running' AND new.state <> 'running' AND old.ckey IS NOT NULL
+    WHEN old.state = 'running' AND new.state <> 'running' AND old.ckey IS NOT NULL AND new.started_at IS NOT NULL
     BEGIN
         UPDATE jobs SET run_at = COALESCE(old.started_at, 0) WHERE rowid = (
             SELECT rowid FROM jobs WHERE ns = old.ns AND queue = old.queue AND ckey = old.ckey
