@@ -3,6 +3,7 @@
 The public API is what ``__all__`` lists; everything else is internal and may change.
 """
 
+from . import limits
 from .config import configure
 from .context import JobContext, current_job
 from .decorators import job, schedule, scheduled
@@ -21,6 +22,7 @@ from .errors import (
 from .handle import JobHandle
 from .job import AsyncJob, Call, Job, call, dispatch
 from .observe.middleware import Dispatch, Middleware, RunOutcome
+from .limits import RateLimit
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
 
@@ -40,6 +42,7 @@ __all__ = [
     "JobTimeout",
     "Middleware",
     "Queue",
+    "RateLimit",
     "Retry",
     "RunOutcome",
     "SerializationError",
@@ -51,6 +54,7 @@ __all__ = [
     "current_job",
     "dispatch",
     "job",
+    "limits",
     "queue",
     "schedule",
     "scheduled",

@@ -16,6 +16,7 @@ from .commands import CommandError, run_clear, run_failed, run_queues, run_retry
 from .console import tolerant_output
 from .errors import BackendUnavailable, ConfigurationError
 from .observe.commands import add_commands as add_observe_commands
+from .limits.commands import add_commands as flow_commands
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
 from .worker.autoscaling import add_autoscale_options, make_supervisor
@@ -145,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_modules(command("scheduler", "fire cron schedules (every worker also runs a scheduler)", run_scheduler))
     command("schedules", "list cron schedules with their next fire time and last run", run_schedules)
     add_observe_commands(command)
+    flow_commands(command, with_queue)
     return parser
 
 

@@ -102,10 +102,13 @@ def run_queues(args: argparse.Namespace) -> int:
     names = [existing_queue(backend, name) for name in args.queues] if args.queues else queue_names(backend, workers)
     rows = [("queue", "ready", "scheduled", "running", "failed", "workers")]
     warnings = []
+    from .limits.commands import paused_mark  # the flow-control commands import this module
+
+    shown = paused_mark(backend)
     for name in names:
         s = backend.queue_stats(name)
         listening = len(deployment.listeners(workers, name))
-        rows.append((name, str(s.ready), str(s.scheduled), str(s.running), str(s.failed), str(listening)))
+        rows.append((shown(name), str(s.ready), str(s.scheduled), str(s.running), str(s.failed), str(listening)))
         note = deployment.no_listener_note(name, workers)
         if note and s.ready + s.scheduled:
             waiting = s.ready + s.scheduled

@@ -16,6 +16,7 @@ from . import cron
 from .arguments import checker
 from .errors import ConfigurationError
 from .job import DEFAULT_RESULT_TTL_S, AsyncJob, Job, _positive, make_job, options_by_name
+from .limits.options import FLOW_OPTIONS, KeyFunction, RateLimit, UniqueUntil, flow_options
 from .registry import JobDefinition, check_queue_name, default_name, lookup, register
 from .retry import BackoffSpec, RetryPolicy
 from .scheduler import Schedule, make_schedule, register_schedule
@@ -33,6 +34,7 @@ _OPTIONS = (
     "timeout",
     "result_ttl",
     "serializer",
+    *FLOW_OPTIONS,
 )
 
 
@@ -66,6 +68,14 @@ def job(
     timeout: float | None = None,
     result_ttl: float = DEFAULT_RESULT_TTL_S,
     serializer: str = "json",
+    unique_for: float | None = None,
+    unique_key: KeyFunction | None = None,
+    unique_until: UniqueUntil | None = None,
+    concurrency: int | None = None,
+    concurrency_key: KeyFunction | None = None,
+    rate_limit: str | RateLimit | None = None,
+    limits: Sequence[str] | None = None,
+    debounce: float | None = None,
 ) -> JobDecorator: ...
 
 
@@ -76,6 +86,10 @@ def job(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     attempt included), ``backoff`` (5 s doubled per attempt; or a list of seconds, or ``f(attempt)``),
     ``max_backoff`` (3600 s), ``jitter`` (False), ``timeout`` (None: no limit), ``result_ttl`` (1 day),
     ``serializer`` ("json", or "dill" which needs a secret).
+
+    Flow control (docs/flow-control.md): ``unique_for`` (s) with ``unique_key`` and ``unique_until`` ("start" or
+    "finish"), ``concurrency`` (N at once) with ``concurrency_key``, ``rate_limit`` ("100/m" or a ``RateLimit``),
+    ``limits`` (names given to ``limits.define``), ``debounce`` (s, with ``unique_key``).
     """
     unknown = [key for key in options if key not in _OPTIONS]
     if unknown:
@@ -107,6 +121,7 @@ def make_definition(
     timeout: float | None = None,
     result_ttl: float = DEFAULT_RESULT_TTL_S,
     serializer: str = "json",
+    **flow: Any,
 ) -> JobDefinition:
     """A validated ``JobDefinition``; every error names the option and how to fix it."""
     if name is not None and (not isinstance(name, str) or not name.strip()):
@@ -122,6 +137,7 @@ def make_definition(
         result_ttl_s=_positive("result_ttl", result_ttl),
         serializer=serializer,
         check_arguments=checker(fn),
+        flow=flow_options(**flow),
     )
 
 

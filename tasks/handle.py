@@ -22,9 +22,11 @@ _POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.2
 class JobHandle(Generic[R]):
     """A dispatched job, named by its id and queue."""
 
-    def __init__(self, job_id: str, queue: str) -> None:
+    def __init__(self, job_id: str, queue: str, deduplicated: bool = False) -> None:
         self.id = job_id
         self.queue = queue
+        #: True when this dispatch of a unique job found one not finished yet: this handle follows that job.
+        self.deduplicated = deduplicated
 
     def __repr__(self) -> str:
         return f"JobHandle(id={self.id!r}, queue={self.queue!r})"

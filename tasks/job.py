@@ -20,6 +20,7 @@ from . import deployment, producer
 from .backends.base import Backend
 from .context import await_directly, call_directly, direct_context
 from .handle import JobHandle
+from .limits.dispatch import send_flow, with_flow
 from .registry import JobDefinition, check_queue_name, lookup
 from .retry import RetryPolicy
 
@@ -69,9 +70,16 @@ class Dispatcher(Generic[P, R]):
         max_attempts: int | None = None,
         timeout: float | None = None,
         result_ttl: float | None = None,
+        **flow: Any,
     ) -> Self:
-        """A view of this job whose dispatches use the given options; ``job_id`` makes enqueue idempotent."""
+        """A view of this job whose dispatches use the given options; ``job_id`` makes enqueue idempotent.
+
+        ``flow`` takes the flow-control options of ``@job`` (``unique_for``, ``concurrency``, ``rate_limit``...),
+        added to or replacing the job's own.
+        """
         options = self.options
+        if flow:
+            options = replace(options, flow=with_flow(options.flow, flow))
         if queue is not None:
             options = replace(options, queue=check_queue_name(queue))
         if job_id is not None:
@@ -96,6 +104,9 @@ class Dispatcher(Generic[P, R]):
                 check(*args, **kwargs)
             except TypeError as exc:
                 raise TypeError(f"cannot dispatch {options.name}: {exc}; nothing was sent") from None
+        if options.flow is not None:
+            job_id, stored = send_flow(options, args, kwargs)
+            return JobHandle(job_id, options.queue, deduplicated=not stored)
         sent = producer.send(options, args, kwargs)
         return JobHandle(sent.id, sent.queue)
 
@@ -159,6 +170,7 @@ def definition_options(definition: JobDefinition) -> producer.DispatchOptions:
         timeout_s=definition.timeout_s,
         result_ttl_s=definition.result_ttl_s,
         serializer=definition.serializer,
+        flow=definition.flow,
     )
 
 

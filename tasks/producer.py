@@ -22,6 +22,7 @@ from .serialization import PayloadTemplate, get_serializer, sign
 
 if TYPE_CHECKING:
     from .backends.base import Backend
+    from .limits.options import FlowOptions
 
 
 @dataclass
@@ -54,6 +55,8 @@ class DispatchOptions:
     serializer: str
     run_at: float | None = None
     job_id: str | None = None
+    #: Flow-control options (unique, debounce, concurrency, rate limits): ``tasks.limits``; ``None`` when unused.
+    flow: FlowOptions | None = None
 
 
 def new_job_id() -> str:

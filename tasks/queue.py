@@ -100,6 +100,18 @@ class Queue:
         """Delete the ready and scheduled jobs; returns how many (running and failed jobs stay)."""
         return get_backend().clear(self.name)
 
+    def pause(self) -> None:
+        """Stop every worker from starting jobs of this queue until ``resume()``; jobs running now finish, and
+        dispatching to the queue still works. The pause is kept in the datastore: it survives worker restarts."""
+        get_backend().pause(self.name)
+
+    def resume(self) -> None:
+        """Serve the queue again (a no-op when it is not paused)."""
+        get_backend().resume(self.name)
+
+    def is_paused(self) -> bool:
+        return self.name in get_backend().paused_queues()
+
 
 def queue(name: str = "default") -> Queue:
     return Queue(name)

@@ -30,6 +30,8 @@ class JobDefinition:
     #: Called with a dispatch's arguments, raises the ``TypeError`` the function would (``tasks.arguments``);
     #: ``None``: not checked before sending.
     check_arguments: Callable[..., object] | None = field(default=None, compare=False, repr=False)
+    #: Flow-control options (``tasks.limits.options.FlowOptions``); ``None`` when the job uses none.
+    flow: Any = field(default=None, compare=False)
 
     @property
     def is_async(self) -> bool:

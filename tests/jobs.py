@@ -452,3 +452,33 @@ def metric_doomed() -> None:
 def logs_plainly() -> None:
     """Logs through a logger of its own, knowing nothing of tasks: a filter adds the job's fields."""
     logging.getLogger("myapp").info("logged inside a job")
+# --- flow control (tasks.limits) ---------------------------------------------------------------------------------
+
+
+def _timed_record(kind: str, key: str, seconds: float) -> str:
+    """Append ``kind key start end`` (epoch seconds) to the record file: the runs' overlaps can be read back."""
+    began = time.time()
+    time.sleep(seconds)
+    with open(os.environ["TASKS_TEST_RECORD"], "a", encoding="utf-8") as f:
+        f.write(f"{kind}|{key}|{began!r}|{time.time()!r}\n")
+    return key
+
+
+@job(name="tests.unique_invoice", unique_for=3600, unique_key=lambda order_id, **_: order_id)
+def unique_invoice(order_id: int, sender: str = "") -> str:
+    return _timed_record("invoice", f"{order_id}:{sender}", 0)
+
+
+@job(name="tests.per_user", concurrency=2, concurrency_key=lambda user_id, *_, **__: user_id, max_attempts=10)
+def per_user(user_id: int, n: int, seconds: float = 0.02) -> str:
+    return _timed_record("user", str(user_id), seconds)
+
+
+@job(name="tests.rate_limited", rate_limit="50/s", max_attempts=10)
+def rate_limited(n: int) -> str:
+    return _timed_record("rate", str(n), 0)
+
+
+@job(name="tests.reindex", debounce=1, unique_key=lambda doc_id, **_: doc_id)
+def reindex(doc_id: int, version: int) -> str:
+    return _timed_record("reindex", f"{doc_id}:{version}", 0)

@@ -26,6 +26,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 
+from ..limits.options import JobFlow
 from ..model import (
     CancelResult,
     ErrorInfo,
@@ -257,6 +258,17 @@ class Backend(ABC):
     def abort(self, lease: Lease, *, now: float) -> bool:
         """running -> cancelled, for a job whose abort was asked and was stopped; ``False`` for a stale lease."""
         raise NotImplementedError(f"{type(self).__name__} does not abort jobs yet")
+    # --- flow control (tasks.limits) -------------------------------------------------------------------------
+
+    def enqueue_flow(self, job: NewJob, flow: JobFlow, *, now: float) -> tuple[str, bool]:
+        """``enqueue`` for a job with flow-control options, storing them in its record for the reserve to apply.
+
+        A unique job (``flow.unique``) whose lock is held by a job not finished yet is not stored: the answer
+        is that job's id and ``False``. With ``flow.debounce_s`` such a job, if it has not started, takes this
+        dispatch's payload and runs at ``job.run_at`` instead. Otherwise the job is stored (taking the lock,
+        for ``flow.unique_for_s`` at most): ``(job.id, True)``; an id that exists already gives ``(job.id, False)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not apply flow control yet")
 
     # --- cron and workers ------------------------------------------------------------------------------------
 

@@ -28,3 +28,15 @@ def claim_ticks(url: str, prefix: str, schedule: str, ticks: int, barrier: Any, 
     won = [tick for tick in range(1, ticks + 1) if backend.claim_tick(schedule, float(tick))]
     backend.close()
     out.put(won)
+
+
+def dispatch_unique(url: str, prefix: str, order_id: int, times: int, barrier: Any, out: Any) -> None:
+    """Dispatch ``tests.unique_invoice(order_id)`` ``times`` times; report the ids the handles name, and how many
+    of the dispatches were deduplicated."""
+    import tasks.config
+    from tests import jobs
+
+    tasks.config.configure(url=url, prefix=prefix)
+    barrier.wait()
+    handles = [jobs.unique_invoice.delay(order_id, sender=str(i)) for i in range(times)]
+    out.put(({h.id for h in handles}, sum(h.deduplicated for h in handles)))

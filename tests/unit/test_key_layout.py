@@ -21,6 +21,7 @@ GOLDEN_QUEUE = {
     "leases": "tasks:{emails}:leases",
     "failed": "tasks:{emails}:failed",
     "job_prefix": "tasks:{emails}:job:",
+    "paused": "tasks:{emails}:paused",
 }
 
 
@@ -40,6 +41,7 @@ def test_the_keys_outside_queues_are_pinned() -> None:
     assert keys.queues == "tasks:queues"
     assert keys.cron_ticks == "tasks:cron:ticks"
     assert keys.workers == "tasks:workers"
+    assert keys.paused_queues == "tasks:paused"
     assert keys.worker("host:42:ab12cd") == "tasks:worker:host:42:ab12cd"
     assert keys.metric_minutes("emails") == "tasks:{emails}:metrics"
     assert keys.metrics("emails", 1795958400) == "tasks:{emails}:metrics:1795958400"
@@ -102,5 +104,6 @@ def test_the_protocol_document_shows_the_same_layout() -> None:
         keys.worker("<id>"),
         keys.metric_minutes("Q"),
         keys.metrics("Q", "<minute>"),
+        keys.paused_queues,
     }
     assert documented == built

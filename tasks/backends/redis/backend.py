@@ -18,6 +18,7 @@ from ...errors import BackendUnavailable, ConfigurationError
 from ...model import ErrorInfo, FailedJob, JobInfo, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
 from . import calls, reads
+from .flow import RedisFlowControl
 from .keys import Keys, QueueKeys
 from .observe import RedisObserve, metric_keys, sample_args
 from .reads import JOB_INFO_FIELDS, job_info_from_fields
@@ -36,7 +37,7 @@ _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
 
 
-class RedisBackend(RedisObserve, Backend):
+class RedisBackend(RedisObserve, RedisFlowControl, Backend):
     """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
 
     def __init__(

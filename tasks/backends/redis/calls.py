@@ -50,7 +50,7 @@ def reserve(
     """The ``reserve`` call over ``queues`` (strict priority order), with a fresh token base."""
     keys: list[str] = []
     for qk in queues:
-        keys += [qk.ready, qk.scheduled, qk.leases, qk.wake, qk.failed]
+        keys += [qk.ready, qk.scheduled, qk.leases, qk.wake, qk.failed, qk.paused]
     prefixes = [qk.job_prefix for qk in queues]
     args = [now, now + lease_s, count, worker_id, secrets.token_hex(8) + ":", PROMOTE_LIMIT, *prefixes]
     return scripts.command("reserve", keys, args)

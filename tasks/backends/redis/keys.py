@@ -25,10 +25,33 @@ class QueueKeys:
     failed: str
     #: Prefix of the job HASH keys; ``job(id)`` appends the id.
     job_prefix: str
+    #: STRING present while the queue is paused (``Backend.pause``): the reserve then leases none of its jobs.
+    paused: str = ""
 
     def job(self, job_id: str) -> str:
         """HASH of one job: payload, state, attempts, token, result, error and timestamps."""
         return self.job_prefix + job_id
+
+    # Flow control (tasks.limits): each limit's keys carry the queue's hash tag, so a limit is counted per queue.
+
+    def unique(self, key: str) -> str:
+        """STRING: the id of the job holding the unique lock ``key`` (job name and key text), expiring."""
+        return self._limit("unique", key)
+
+    def slots(self, key: str) -> str:
+        """SET of the ids of the running jobs holding a concurrency slot of ``key``."""
+        return self._limit("slots", key)
+
+    def held(self, key: str) -> str:
+        """LIST of the ids of jobs held back until a slot of ``key`` frees, oldest on the left."""
+        return self._limit("held", key)
+
+    def rate(self, key: str) -> str:
+        """ZSET of the recent starts (unique member -> start time) counted by the rate limit ``key``."""
+        return self._limit("rate", key)
+
+    def _limit(self, kind: str, key: str) -> str:
+        return f"{self.job_prefix[: -len('job:')]}{kind}:{key}"
 
 
 @dataclass(frozen=True)
@@ -46,12 +69,18 @@ class Keys:
             leases=f"{base}:leases",
             failed=f"{base}:failed",
             job_prefix=f"{base}:job:",
+            paused=f"{base}:paused",
         )
 
     @property
     def queues(self) -> str:
         """SET of every queue name that ever held a job."""
         return f"{self.prefix}:queues"
+
+    @property
+    def paused_queues(self) -> str:
+        """SET of the names of paused queues, for listings (each queue's own ``paused`` key is what counts)."""
+        return f"{self.prefix}:paused"
 
     @property
     def cron_ticks(self) -> str:

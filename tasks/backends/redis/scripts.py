@@ -36,6 +36,8 @@ SCRIPT_NAMES = (
     "abort",
     "aborts",
     "progress",
+    "resume",
+    "enqueue_flow",
 )
 
 

@@ -43,6 +43,7 @@ from ..base import Backend
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
 from .observe import SQLiteObserve
+from .flow import SQLiteFlowControl
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -81,7 +82,7 @@ class _Positions:
         return None if sane is None else int(sane)
 
 
-class SQLiteBackend(SQLiteObserve, Backend):
+class SQLiteBackend(SQLiteObserve, SQLiteFlowControl, Backend):
     """Backend over one SQLite file, safe for many threads and processes of one machine."""
 
     def __init__(
@@ -142,6 +143,10 @@ class SQLiteBackend(SQLiteObserve, Backend):
         )
         return conn.execute(sql.ENQUEUE, params).rowcount == 1
 
+    def _store(self, conn: sqlite3.Connection, job: NewJob, *, now: float) -> bool:
+        """``enqueue`` of one job inside the caller's transaction (flow control's ``enqueue_flow``)."""
+        return self._insert(conn, _Positions(conn, self.ns), job, now=now, clock=self.clock())
+
     # --- working ---------------------------------------------------------------------------------------------
 
     def reserve(
@@ -173,7 +178,7 @@ class SQLiteBackend(SQLiteObserve, Backend):
             leases: list[Lease] = []
             for queue in queues:
                 self._promote(conn, positions, queue, now=now)
-                if len(leases) < count:
+                if len(leases) < count and not self._is_paused(conn, queue):
                     leases += self._lease(
                         conn, queue, worker_id=worker_id, now=now, lease_s=lease_s, limit=count - len(leases)
                     )
@@ -192,10 +197,13 @@ class SQLiteBackend(SQLiteObserve, Backend):
             queue, token_base=secrets.token_hex(8) + ":", expiry=now + lease_s, worker=worker_id, now=now, limit=limit
         )
         leases = []
-        for rowid, _, job_id, payload, attempts, max_attempts, enqueued_at, token, signature in sorted(
+        admitted: dict[str, list[float]] = {}  # flow control: slots taken in this call, by concurrency key
+        for rowid, _, job_id, payload, attempts, max_attempts, enqueued_at, token, signature, flow in sorted(
             conn.execute(sql.RESERVE, params).fetchall(), key=_queue_order
         ):
             why = records.problem(job_id, payload, max_attempts, attempts, enqueued_at, signature)
+            if why is None and flow is not None and not self._admit(conn, queue, rowid, job_id, flow, params, admitted):
+                continue  # held back by a limit, its attempt given back (flow.py)
             if why is None:
                 args = (job_id, payload, attempts, max_attempts, enqueued_at, token, signature)
                 leases.append(reserved_lease(queue, *args, started_at=now))
@@ -231,7 +239,8 @@ class SQLiteBackend(SQLiteObserve, Backend):
             pause = min(pause * 2, POLL_MAX_S)
 
     def _any_ready(self, conn: sqlite3.Connection, queues: Sequence[str]) -> bool:
-        return any(conn.execute(sql.ANY_READY, self._p(q)).fetchone() for q in queues)
+        """A job is ready in one of ``queues`` that is not paused (a paused one would keep an idle worker busy)."""
+        return any(conn.execute(sql.ANY_READY, self._p(q)).fetchone() and not self._is_paused(conn, q) for q in queues)
 
     def _work_waiting(self, queues: Sequence[str], *, now: float) -> bool:
         """A job is ready, or a scheduled one is due, in one of ``queues``."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 
 from ...errors import ConfigurationError
+from .flow_schema import FLOW_SCHEMA
 
 #: One tuple of statements per version step, oldest first; never edit a released step, append a new one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -76,6 +77,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             value INTEGER NOT NULL, PRIMARY KEY (ns, queue, minute, field)
         ) WITHOUT ROWID""",
         "CREATE INDEX metrics_by_minute ON metrics (ns, minute)",
+    ),
+    (  # 3 -> 4: flow control (tasks.limits; the statements are in sqlite/flow.py)
+        "CREATE TABLE paused_queues (ns TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (ns, name)) WITHOUT ROWID",
+        *FLOW_SCHEMA,
     ),
 )
 

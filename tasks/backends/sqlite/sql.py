@@ -14,7 +14,7 @@ ON CONFLICT (ns, queue, id) DO UPDATE SET
     max_attempts = excluded.max_attempts, attempts = 0, enqueued_at = excluded.enqueued_at,
     seq = excluded.seq, run_at = excluded.run_at, token = NULL, lease_expires_at = NULL, worker = NULL,
     started_at = NULL, result = NULL, error = NULL, finished_at = NULL, failed_at = NULL, expires_at = NULL,
-    abort_at = NULL
+    abort_at = NULL, flow = NULL, ckey = NULL
 WHERE jobs.expires_at IS NOT NULL AND jobs.expires_at <= :clock
 """
 
@@ -49,7 +49,7 @@ UPDATE jobs SET state = 'running',
 WHERE rowid IN (
     SELECT rowid FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued' ORDER BY seq LIMIT :limit
 )
-RETURNING rowid, seq, id, payload, attempts, max_attempts, enqueued_at, token, signature
+RETURNING rowid, seq, id, payload, attempts, max_attempts, enqueued_at, token, signature, flow
 """
 
 EXTEND = """

@@ -3,11 +3,13 @@
 -- failed set with a MalformedJob error naming the field instead of being leased, and the reserve goes on; a
 -- queue one of whose keys holds the wrong type is skipped whole, untouched (maintenance reports it).
 --
--- KEYS[5q-4]  ready      LIST   of queue q (q = 1..n, in priority order)
--- KEYS[5q-3]  scheduled  ZSET   job id -> run_at
--- KEYS[5q-2]  leases     ZSET   job id -> lease expiry
--- KEYS[5q-1]  wake       LIST   wake-up tokens
--- KEYS[5q]    failed     ZSET   job id -> failed_at
+-- KEYS[6q-5]  ready      LIST   of queue q (q = 1..n, in priority order)
+-- KEYS[6q-4]  scheduled  ZSET   job id -> run_at
+-- KEYS[6q-3]  leases     ZSET   job id -> lease expiry
+-- KEYS[6q-2]  wake       LIST   wake-up tokens
+-- KEYS[6q-1]  failed     ZSET   job id -> failed_at
+-- KEYS[6q]    paused     STRING present while queue q is paused: due jobs are promoted, none is leased, and its
+--                               wake-up tokens are dropped (no worker spins on a queue it may not serve)
 -- ARGV[1]  now            epoch seconds
 -- ARGV[2]  expiry         lease expiry (now + lease)
 -- ARGV[3]  count          how many jobs to take at most
@@ -61,6 +63,51 @@ local function problem(id, job)
   return nil
 end
 
+-- [flow control: tasks.limits.policy] Whether a job whose hash has a `flow` field may start now: a concurrency
+-- slot free (holders whose lease expired hold none) and every rate limit under its count. If so, its slot and its
+-- starts are taken and a unique lock held "until start" ends; if not, it is scheduled (attempt untouched) at the
+-- time its rate limits allow, or held until a slot of its key frees. A `flow` field that is not JSON limits nothing.
+local held_at = '1e15' -- the score of a job held for a slot: tasks.limits.policy.HELD_AT
+local function admit(id, key, text, leases, scheduled)
+  local ok, flow = pcall(cjson.decode, text)
+  if not ok or type(flow) ~= 'table' then return true end
+  if type(flow.c) == 'string' then
+    local used = 0
+    for _, holder in ipairs(redis.call('SMEMBERS', flow.c)) do
+      local expiry = redis.call('ZSCORE', leases, holder)
+      if expiry and tonumber(expiry) > now then used = used + 1 else redis.call('SREM', flow.c, holder) end
+    end
+    if used >= tonumber(flow.m) then
+      redis.call('ZADD', scheduled, held_at, id)
+      redis.call('RPUSH', flow.h, id)
+      redis.call('HSET', key, 'state', 'scheduled')
+      return false
+    end
+  end
+  local wait_until = nil
+  for _, rate in ipairs(type(flow.r) == 'table' and flow.r or {}) do
+    local per, n = tonumber(rate[3]), tonumber(rate[2])
+    redis.call('ZREMRANGEBYSCORE', rate[1], '-inf', now - per)
+    if redis.call('ZCARD', rate[1]) >= n then
+      local oldest = redis.call('ZRANGE', rate[1], -n, -n, 'WITHSCORES')
+      local at = tonumber(oldest[2]) + per
+      if not wait_until or at > wait_until then wait_until = at end
+    end
+  end
+  if wait_until then
+    redis.call('ZADD', scheduled, wait_until, id)
+    redis.call('HSET', key, 'state', 'scheduled')
+    return false
+  end
+  if type(flow.c) == 'string' then redis.call('SADD', flow.c, id) end
+  for _, rate in ipairs(type(flow.r) == 'table' and flow.r or {}) do
+    redis.call('ZADD', rate[1], now, id .. ':' .. token_base)
+    redis.call('PEXPIRE', rate[1], math.ceil(tonumber(rate[3]) * 1000) + 1000)
+  end
+  if flow.uu == 's' and type(flow.u) == 'string' and redis.call('GET', flow.u) == id then redis.call('DEL', flow.u) end
+  return true
+end
+
 local function usable(keys)
   for key, kind in pairs(keys) do
     local found = redis.call('TYPE', key)['ok']
@@ -70,8 +117,9 @@ local function usable(keys)
 end
 
 local out, taken = {}, 0
-for q = 1, #KEYS / 5 do
-  local ready, scheduled, leases, wake, failed = KEYS[5 * q - 4], KEYS[5 * q - 3], KEYS[5 * q - 2], KEYS[5 * q - 1], KEYS[5 * q]
+for q = 1, #KEYS / 6 do
+  local ready, scheduled, leases, wake, failed = KEYS[6 * q - 5], KEYS[6 * q - 4], KEYS[6 * q - 3], KEYS[6 * q - 2], KEYS[6 * q - 1]
+  local paused = redis.call('EXISTS', KEYS[6 * q]) == 1
   local prefix = ARGV[6 + q]
   if usable({[ready] = 'list', [scheduled] = 'zset', [leases] = 'zset', [wake] = 'list', [failed] = 'zset'}) then
     local due = redis.call('ZRANGEBYSCORE', scheduled, '-inf', now, 'LIMIT', 0, promote_limit)
@@ -80,18 +128,20 @@ for q = 1, #KEYS / 5 do
       redis.call('RPUSH', ready, id)
       redis.call('HSET', prefix .. id, 'state', 'queued')
     end
-    while taken < want do
+    while taken < want and not paused do
       local ids = redis.call('LPOP', ready, want - taken)
       if not ids then break end
       for _, id in ipairs(ids) do
         local key = prefix .. id
-        local job = redis.call('HMGET', key, 'payload', 'max_attempts', 'enqueued_at', 'sig', 'attempts')
+        local job = redis.call('HMGET', key, 'payload', 'max_attempts', 'enqueued_at', 'sig', 'attempts', 'flow')
         local why = problem(id, job)
         if why then
           local err = cjson.encode({type = 'MalformedJob', message = why, traceback = ''})
           redis.call('HDEL', key, 'token')
           redis.call('HSET', key, 'state', 'failed', 'error', err, 'finished_at', ARGV[1])
           redis.call('ZADD', failed, ARGV[1], id)
+        elseif job[6] and not admit(id, key, job[6], leases, scheduled) then
+          -- held back by a limit (see admit): the next id is looked at
         else
           taken = taken + 1
           local token = token_base .. taken
@@ -105,7 +155,7 @@ for q = 1, #KEYS / 5 do
         end
       end
     end
-    if redis.call('LLEN', ready) > 0 then
+    if not paused and redis.call('LLEN', ready) > 0 then
       if redis.call('LLEN', wake) == 0 then redis.call('LPUSH', wake, 1) end
     else
       redis.call('DEL', wake)
