@@ -21,8 +21,8 @@ from .errors import (
 )
 from .handle import JobHandle
 from .job import AsyncJob, Call, Job, call, dispatch
-from .observe.middleware import Dispatch, Middleware, RunOutcome
 from .limits import RateLimit
+from .observe.middleware import Dispatch, Middleware, RunOutcome
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
 

@@ -15,8 +15,8 @@ from .backends.base import Backend
 from .commands import CommandError, run_clear, run_failed, run_queues, run_retry, run_schedules, run_workers
 from .console import tolerant_output
 from .errors import BackendUnavailable, ConfigurationError
-from .observe.commands import add_commands as add_observe_commands
 from .limits.commands import add_commands as flow_commands
+from .observe.commands import add_commands as add_observe_commands
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
 from .worker.autoscaling import add_autoscale_options, make_supervisor

@@ -136,7 +136,7 @@ class ClusterBackend(RedisBackend):
         """Acknowledgements and the first slot group's reserve in one round trip; the next groups, in priority
         order, only while the batch is not full."""
         groups = slot_groups(queues, self.slot) if queues else []
-        commands = calls.complete(self.scripts, self.queue_keys, completions, now=now)
+        commands = calls.complete(self.scripts, self.queue_keys, completions, now=now, metrics_of=self._metrics_of(now))
         first = [self._reserve_call(groups[0], worker_id=worker_id, now=now, lease_s=lease_s, count=count)]
         replies = self._commands([*commands, *(first if groups else [])])
         done = [flag == "1" for reply in replies[: len(commands)] for flag in reply]

@@ -42,8 +42,8 @@ from ...records import stored_instant
 from ..base import Backend
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
-from .observe import SQLiteObserve
 from .flow import SQLiteFlowControl
+from .observe import SQLiteObserve
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
