@@ -39,9 +39,10 @@ end
 if KEYS[5] then
   local name = ARGV[5]
   count(KEYS[4], name, {[2] = 1, [5] = tonumber(ARGV[6]), [6] = tonumber(ARGV[7]), [7 + tonumber(ARGV[8])] = 1})
-  redis.call('EXPIRE', KEYS[4], ARGV[10])
-  redis.call('ZADD', KEYS[5], ARGV[9], ARGV[9])
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[9]) - tonumber(ARGV[10])))
-  redis.call('EXPIRE', KEYS[5], ARGV[10])
+  if redis.call('ZADD', KEYS[5], ARGV[9], ARGV[9]) == 1 then -- the minute's first counters: set its expiry
+    redis.call('EXPIRE', KEYS[4], ARGV[10])
+    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[9]) - tonumber(ARGV[10])))
+    redis.call('EXPIRE', KEYS[5], ARGV[10])
+  end
 end
 return 1

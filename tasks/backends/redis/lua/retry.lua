@@ -52,9 +52,10 @@ end
 if KEYS[7] then
   local name = ARGV[6]
   count(KEYS[6], name, {[3] = 1, [5] = tonumber(ARGV[7]), [6] = tonumber(ARGV[8]), [7 + tonumber(ARGV[9])] = 1})
-  redis.call('EXPIRE', KEYS[6], ARGV[11])
-  redis.call('ZADD', KEYS[7], ARGV[10], ARGV[10])
-  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. (tonumber(ARGV[10]) - tonumber(ARGV[11])))
-  redis.call('EXPIRE', KEYS[7], ARGV[11])
+  if redis.call('ZADD', KEYS[7], ARGV[10], ARGV[10]) == 1 then -- the minute's first counters: set its expiry
+    redis.call('EXPIRE', KEYS[6], ARGV[11])
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. (tonumber(ARGV[10]) - tonumber(ARGV[11])))
+    redis.call('EXPIRE', KEYS[7], ARGV[11])
+  end
 end
 return 1
