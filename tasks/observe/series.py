@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from ..model import Lease, MetricPoint
@@ -138,9 +138,3 @@ def _integer(raw: int | str) -> int | None:
         return raw
     text = raw.strip()
     return int(text) if text.lstrip("-").isdigit() else None
-
-
-def window(minutes: Iterable[float], *, since: float, until: float) -> list[float]:
-    """The minutes of ``minutes`` that overlap ``[since, until]``, in order."""
-    first = minute_of(since)
-    return sorted(m for m in minutes if first <= m <= until)

@@ -29,8 +29,8 @@ if KEYS[3] then
   for i, job in ipairs(jobs) do
     local run, wait, bucket = job[6], job[7], job[8]
     if type(job[5]) ~= 'string' or type(run) ~= 'number' or run < 0 or type(wait) ~= 'number' or wait < 0
-        or type(bucket) ~= 'number' or bucket < 0 or bucket > 15 or bucket % 1 ~= 0 then
-      return redis.error_reply('complete: job ' .. i .. ' of the batch has malformed metrics (name, run_ms, wait_ms, bucket 0-15)')
+        or type(bucket) ~= 'number' or bucket < 0 or bucket > 14 or bucket % 1 ~= 0 then
+      return redis.error_reply('complete: job ' .. i .. ' of the batch has malformed metrics (name, run_ms, wait_ms, bucket 0-14)')
     end
   end
 end

@@ -15,7 +15,7 @@ if KEYS[5] then
   for i = 6, 10 do
     if not (ARGV[i] and ARGV[i]:find('^%d+$')) then return redis.error_reply('fail: metric argument ' .. i .. ' must be an integer') end
   end
-  if tonumber(ARGV[8]) > 15 then return redis.error_reply('fail: the bucket must be 0-15') end
+  if tonumber(ARGV[8]) > 14 then return redis.error_reply('fail: the bucket must be 0-14') end
 end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
