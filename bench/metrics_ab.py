@@ -49,6 +49,10 @@ def main() -> None:
     for workload in WORKLOADS:
         on, off = (statistics.median(rates[(workload, s)]) for s in ("1", "0"))
         print(f"| {workload} | {on:,.0f} | {off:,.0f} | {on / off:.1%} |")
+    print("\nEach round (on / off, measured back to back):")
+    for workload in WORKLOADS:
+        pairs = zip(rates[(workload, "1")], rates[(workload, "0")])
+        print(f"- {workload}: " + ", ".join(f"{on:,.0f} / {off:,.0f}" for on, off in pairs))
 
 
 if __name__ == "__main__":
