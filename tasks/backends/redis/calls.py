@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...model import Lease, NewJob, reserved_lease
+from ...observe.series import sample_values
 from .keys import QueueKeys
-from .observe import sample_args
 from .scripts import Scripts
 
 log = logging.getLogger("tasks.backends")
@@ -107,7 +107,9 @@ def complete(
         mkeys, margs = metrics_of(queue) if metrics_of is not None else ([], [])
         packed = _PACK.encode(
             [
-                [lease.job_id, lease.token, result, _ttl_ms(ttl), *(sample_args(lease, now) if mkeys else ())]
+                [lease.job_id, lease.token, result, _ttl_ms(ttl), *sample_values(lease, now)]
+                if mkeys
+                else [lease.job_id, lease.token, result, _ttl_ms(ttl)]
                 for lease, result, ttl in items[start:end]
             ]
         )

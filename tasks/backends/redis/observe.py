@@ -29,8 +29,7 @@ def metric_keys(keys: Keys, queue: str, now: float, on: bool) -> tuple[list[str]
 
 def sample_args(lease: Lease, now: float) -> list[Any]:
     """The per-attempt metric arguments (name, run_ms, wait_ms, bucket) of ``lease`` ending at ``now``."""
-    item = series.sample(lease, now)
-    return [item.name, str(item.run_ms), str(item.wait_ms), str(item.bucket)]
+    return series.sample_values(lease, now)
 
 
 class RedisObserve:

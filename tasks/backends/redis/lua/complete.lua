@@ -6,7 +6,7 @@
 -- ARGV[2]  job hash key prefix of the queue (its keys carry the queue's hash tag: the same slot as KEYS)
 -- ARGV[3]  jobs    JSON array with one array per job: id, token, result, result_ttl_ms (all strings)
 --                  (one argument for the batch: the worker's client packs it in C, not arg by arg)
---                  then, when metrics are on: job name, run_ms, wait_ms, bucket (strings)
+--                  then, when metrics are on: job name (string), run_ms, wait_ms, bucket (numbers)
 -- Metrics (tasks/observe/series.py), only when KEYS[3] is given:
 -- KEYS[2]  metrics  HASH  the queue's counters of this minute
 -- KEYS[3]  minutes  ZSET  minute -> minute: the minutes that have counters
@@ -46,10 +46,10 @@ if KEYS[3] then
     return redis.error_reply('complete: minute and retention_s must be integers')
   end
   for i, job in ipairs(jobs) do
-    if type(job[5]) ~= 'string' or type(job[6]) ~= 'string' or not job[6]:find('^%d+$')
-        or type(job[7]) ~= 'string' or not job[7]:find('^%d+$') or type(job[8]) ~= 'string' or not job[8]:find('^%d%d?$')
-        or tonumber(job[8]) > 15 then
-      return redis.error_reply('complete: job ' .. i .. ' of the batch has malformed metrics (name, run_ms, wait_ms, bucket 0-15)')
+    local run, wait, bucket = job[6], job[7], job[8]
+    if type(job[5]) ~= 'string' or type(run) ~= 'number' or run < 0 or type(wait) ~= 'number' or wait < 0
+        or type(bucket) ~= 'number' or bucket < 0 or bucket > 14 or bucket % 1 ~= 0 then
+      return redis.error_reply('complete: job ' .. i .. ' of the batch has malformed metrics (name, run_ms, wait_ms, bucket 0-14)')
     end
   end
 end
@@ -87,18 +87,19 @@ if KEYS[3] then
   for i, job in ipairs(jobs) do
     if out[i] == '1' then
       local d = add[job[5]] or {[1] = 0, [5] = 0, [6] = 0}
-      local bucket = 7 + tonumber(job[8])
-      d[1], d[5], d[6], d[bucket] = d[1] + 1, d[5] + tonumber(job[6]), d[6] + tonumber(job[7]), (d[bucket] or 0) + 1
+      local bucket = 7 + job[8]
+      d[1], d[5], d[6], d[bucket] = d[1] + 1, d[5] + math.floor(job[6]), d[6] + math.floor(job[7]), (d[bucket] or 0) + 1
       add[job[5]] = d
       any = true
     end
   end
   if any then
     for name, delta in pairs(add) do count(KEYS[2], name, delta) end
-    redis.call('EXPIRE', KEYS[2], ARGV[5])
-    redis.call('ZADD', KEYS[3], ARGV[4], ARGV[4])
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[5])))
-    redis.call('EXPIRE', KEYS[3], ARGV[5])
+    if redis.call('ZADD', KEYS[3], ARGV[4], ARGV[4]) == 1 then -- the minute's first counters: set its expiry
+      redis.call('EXPIRE', KEYS[2], ARGV[5])
+      redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[5])))
+      redis.call('EXPIRE', KEYS[3], ARGV[5])
+    end
   end
 end
 return table.concat(out)

@@ -15,7 +15,7 @@ if KEYS[5] then
   for i = 6, 10 do
     if not (ARGV[i] and ARGV[i]:find('^%d+$')) then return redis.error_reply('fail: metric argument ' .. i .. ' must be an integer') end
   end
-  if tonumber(ARGV[8]) > 15 then return redis.error_reply('fail: the bucket must be 0-15') end
+  if tonumber(ARGV[8]) > 14 then return redis.error_reply('fail: the bucket must be 0-14') end
 end
 -- [flow control: tasks.limits] A job leaving `running` gives back its concurrency slot (the oldest job held for one
 -- is made due now, and a worker woken) and, when it ended for good, the unique lock it holds.
@@ -58,10 +58,11 @@ end
 if KEYS[5] then
   local name = ARGV[5]
   count(KEYS[4], name, {[2] = 1, [5] = tonumber(ARGV[6]), [6] = tonumber(ARGV[7]), [7 + tonumber(ARGV[8])] = 1})
-  redis.call('EXPIRE', KEYS[4], ARGV[10])
-  redis.call('ZADD', KEYS[5], ARGV[9], ARGV[9])
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[9]) - tonumber(ARGV[10])))
-  redis.call('EXPIRE', KEYS[5], ARGV[10])
+  if redis.call('ZADD', KEYS[5], ARGV[9], ARGV[9]) == 1 then -- the minute's first counters: set its expiry
+    redis.call('EXPIRE', KEYS[4], ARGV[10])
+    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[9]) - tonumber(ARGV[10])))
+    redis.call('EXPIRE', KEYS[5], ARGV[10])
+  end
 end
 flow_release(KEYS[1], ARGV[1], ARGV[3], true) -- flow control
 return 1

@@ -40,7 +40,7 @@ if KEYS[7] then
   for i = 7, 11 do
     if not (ARGV[i] and ARGV[i]:find('^%d+$')) then return redis.error_reply('retry: metric argument ' .. i .. ' must be an integer') end
   end
-  if tonumber(ARGV[9]) > 15 then return redis.error_reply('retry: the bucket must be 0-15') end
+  if tonumber(ARGV[9]) > 14 then return redis.error_reply('retry: the bucket must be 0-14') end
 end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -71,10 +71,11 @@ end
 if KEYS[7] then
   local name = ARGV[6]
   count(KEYS[6], name, {[3] = 1, [5] = tonumber(ARGV[7]), [6] = tonumber(ARGV[8]), [7 + tonumber(ARGV[9])] = 1})
-  redis.call('EXPIRE', KEYS[6], ARGV[11])
-  redis.call('ZADD', KEYS[7], ARGV[10], ARGV[10])
-  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. (tonumber(ARGV[10]) - tonumber(ARGV[11])))
-  redis.call('EXPIRE', KEYS[7], ARGV[11])
+  if redis.call('ZADD', KEYS[7], ARGV[10], ARGV[10]) == 1 then -- the minute's first counters: set its expiry
+    redis.call('EXPIRE', KEYS[6], ARGV[11])
+    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. (tonumber(ARGV[10]) - tonumber(ARGV[11])))
+    redis.call('EXPIRE', KEYS[7], ARGV[11])
+  end
 end
 flow_release(KEYS[1], ARGV[1], now, false) -- flow control
 return 1
