@@ -29,10 +29,10 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.backends.redis.cluster import ClusterBackend  # noqa: E402
-from tasks.config import backend_from_url  # noqa: E402
-from tasks.model import NewJob  # noqa: E402
-from tests.support.redis_cluster import free_cluster_ports  # noqa: E402
+from tasks.backends.redis.cluster import ClusterBackend
+from tasks.config import backend_from_url
+from tasks.model import NewJob
+from tests.support.redis_cluster import free_cluster_ports
 
 SLOTS = 16_384
 

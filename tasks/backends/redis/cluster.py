@@ -62,7 +62,7 @@ TRANSIENT = (
 #: What redis-py says, in a bare ``RedisClusterException``, while no node it knows serves the slot map whole.
 TRANSIENT_MESSAGES = ("cannot be connected", "not covered", "could not agree", "No targets", "no redis_connection")
 #: Longest one block of an idle worker whose queues lie in several slots (its lower queues wait this at most).
-WAKE_SLICE_S = 0.1
+WAKE_SLICE_S = 0.05
 #: First pause between two tries during a failover; it doubles up to ``RETRY_PAUSE_MAX_S``.
 RETRY_PAUSE_S = 0.05
 RETRY_PAUSE_MAX_S = 0.5
