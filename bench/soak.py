@@ -92,10 +92,14 @@ def main() -> None:
             cwd=ROOT, env=env, start_new_session=True,
         )  # fmt: skip
         try:
-            time.sleep(5 + args.processes / 8)  # the processes start (spawned, each imports the app)
+            backend = tasks.config.get_backend()
+            deadline = time.monotonic() + 300
+            while len(backend.workers(now=time.time())) < args.processes:  # spawned, each imports the app
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the worker processes did not all start within 300 s")
+                time.sleep(0.5)
             samples: list[tuple[float, int, float, int]] = []
             sent = produce(args.seconds, args.rate, client, samples)
-            backend = tasks.config.get_backend()
             deadline = time.monotonic() + args.drain_seconds
             while time.monotonic() < deadline:
                 stats = backend.queue_stats("default")

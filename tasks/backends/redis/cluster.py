@@ -137,8 +137,11 @@ class ClusterBackend(RedisBackend):
         order, only while the batch is not full."""
         groups = slot_groups(queues, self.slot) if queues else []
         commands = calls.complete(self.scripts, self.queue_keys, completions, now=now)
-        first = [self._reserve_call(groups[0], worker_id=worker_id, now=now, lease_s=lease_s, count=count)]
-        replies = self._commands([*commands, *(first if groups else [])])
+        first = [
+            self._reserve_call(group, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
+            for group in groups[:1]
+        ]
+        replies = self._commands([*commands, *first])
         done = [flag == "1" for reply in replies[: len(commands)] for flag in reply]
         leases = calls.parse_reserve(groups[0], replies[-1], now) if groups else []
         for group in groups[1:]:
