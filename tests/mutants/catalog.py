@@ -508,4 +508,29 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/worker/test_abort.py",),
         "a job stuck in C code would run on after its abort, for as long as it likes",
     ),
+    Mutant(
+        "cluster-groups-queues-by-slot-not-by-order", "cluster", "tasks/backends/redis/slots.py",
+        "    for queue in queues:\n        slot = slot_of(queue)",
+        "    for queue in sorted(queues, key=slot_of):\n        slot = slot_of(queue)",
+        ("tests/unit/test_cluster_slots.py",),
+        "a worker of several queues on a cluster would serve a lower queue before a higher one",
+    ),
+    Mutant(
+        "cluster-reserve-stops-after-the-first-slot-group", "cluster", "tasks/backends/redis/cluster.py",
+        "        for group in groups[1:]:", "        for group in groups[1:1]:",
+        ("tests/cluster/test_cluster_worker.py::test_a_reserve_over_several_slots_keeps_strict_priority",),
+        "a worker of several queues on a cluster would never take a job of its lower queues",
+    ),
+    Mutant(
+        "autoscale-ignores-its-cooldown", "autoscale", "tasks/worker/autoscale.py",
+        "        if now - self._changed_at < self.settings.cooldown_s:", "        if False:",
+        ("tests/unit/test_autoscale_policy.py",),
+        "a pool would double on every look, before its new processes could help",
+    ),
+    Mutant(
+        "autoscale-restarts-the-processes-it-retires", "autoscale", "tasks/worker/autoscaling.py",
+        "        if child.slot in self._retiring:", "        if False:",
+        ("tests/worker/test_autoscale.py",),
+        "a pool told to shrink would start again every process it stopped, and never shrink",
+    ),
 )  # fmt: skip

@@ -4,6 +4,8 @@ no job is lost or run twice when processes leave."""
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -18,6 +20,14 @@ pytestmark = [pytest.mark.redis]
 
 #: Small timings, so that a burst and the quiet after it fit in a test.
 FAST = ("--target-wait", "0.5", "--scale-cooldown", "1", "--scale-quiet", "3", "--scale-check", "0.2")
+
+
+def holds(condition: Callable[[], bool], *, seconds: float, message: str) -> None:
+    """Fail unless ``condition()`` stays true for ``seconds`` (a promise that nothing happens for a while)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert condition(), message
+        time.sleep(0.05)
 
 
 @pytest.mark.timeout(150)
@@ -44,6 +54,9 @@ def test_a_burst_grows_the_pool_to_its_maximum_and_quiet_shrinks_it_to_its_minim
     wait_until(lambda: len(records(pools.record)) >= 2000, timeout=90, interval=0.2, message="burst done")
     wait_until(lambda: len(worker_pids(redis_backend, pool.pid)) == 1, timeout=40, interval=0.1, message="back to 1")
     assert "autoscale: 2 -> 1 worker processes: no job waiting" in pool.log_text()
+    started = pool.log_text().count(" started (slot ")
+    holds(lambda: len(worker_pids(redis_backend, pool.pid)) <= 1, seconds=3, message="no process came back")
+    assert pool.log_text().count(" started (slot ") == started == 4, pool.log_text()
 
     # And every job ran exactly once, processes leaving included
     assert len(records(pools.record)) == 2000 and not duplicates(pools.record)

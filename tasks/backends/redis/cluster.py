@@ -62,7 +62,7 @@ TRANSIENT = (
 #: What redis-py says, in a bare ``RedisClusterException``, while no node it knows serves the slot map whole.
 TRANSIENT_MESSAGES = ("cannot be connected", "not covered", "could not agree", "No targets", "no redis_connection")
 #: Longest one block of an idle worker whose queues lie in several slots (its lower queues wait this at most).
-WAKE_SLICE_S = 0.1
+WAKE_SLICE_S = 0.05
 #: First pause between two tries during a failover; it doubles up to ``RETRY_PAUSE_MAX_S``.
 RETRY_PAUSE_S = 0.05
 RETRY_PAUSE_MAX_S = 0.5
@@ -137,8 +137,11 @@ class ClusterBackend(RedisBackend):
         order, only while the batch is not full."""
         groups = slot_groups(queues, self.slot) if queues else []
         commands = calls.complete(self.scripts, self.queue_keys, completions, now=now, metrics_of=self._metrics_of(now))
-        first = [self._reserve_call(groups[0], worker_id=worker_id, now=now, lease_s=lease_s, count=count)]
-        replies = self._commands([*commands, *(first if groups else [])])
+        first = [
+            self._reserve_call(group, worker_id=worker_id, now=now, lease_s=lease_s, count=count)
+            for group in groups[:1]
+        ]
+        replies = self._commands([*commands, *first])
         done = [flag == "1" for reply in replies[: len(commands)] for flag in reply]
         leases = calls.parse_reserve(groups[0], replies[-1], now) if groups else []
         for group in groups[1:]:
