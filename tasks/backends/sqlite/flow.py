@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from ...limits.options import JobFlow
@@ -59,6 +60,7 @@ class SQLiteFlowControl:
 
     ns: str
     db: Connections
+    clock: Callable[[], float]
 
     def pause(self, queue: str) -> None:
         with self.db.write() as conn:
@@ -121,6 +123,8 @@ class SQLiteFlowControl:
         """
         flow = _decoded(text)
         now, p = float(reserve["now"]), {"ns": self.ns, "queue": queue}
+        if "r" in flow:  # a start is counted when it happens: not before the clock, if the reserve waited for the lock
+            now = max(now, self.clock())
         ckey = flow.get("c")
         if isinstance(ckey, str):
             holders = [row[0] for row in conn.execute(SLOT_HOLDERS, {**p, "ckey": ckey, "base": reserve["token_base"]})]
@@ -140,10 +144,12 @@ class SQLiteFlowControl:
         return True
 
     def _rate_wait(self, conn: sqlite3.Connection, p: dict[str, Any], flow: dict[str, Any], now: float) -> float | None:
-        """When every rate limit of ``flow`` allows a start (``None``: now)."""
+        """When every rate limit of ``flow`` allows a start at ``now`` (``None``: now). Starts are forgotten one
+        period late: a reserve whose ``now`` is behind another's (read before it waited for the write lock) still
+        counts them."""
         wait = None
         for bucket, n, per in flow.get("r", []):
-            conn.execute(FORGET_STARTS, {**p, "bucket": bucket, "before": now - per})
+            conn.execute(FORGET_STARTS, {**p, "bucket": bucket, "before": now - 2 * per})
             starts = [row[0] for row in conn.execute(STARTS, {**p, "bucket": bucket})]
             at = next_start(starts, n=int(n), per_s=float(per), now=now)
             if at is not None and (wait is None or at > wait):
