@@ -168,3 +168,24 @@ def test_a_rate_limit_holds_in_every_one_second_window_across_processes(site: Si
     assert busiest_window(starts) <= 50
     assert mean >= 0.95 * 50
     assert set(site.attempts(ids)) == {1}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
+def test_debounce_runs_once_with_the_last_arguments_after_the_last_dispatch(site: Site) -> None:
+    # Given a pool, and 100 dispatches of one document over 3 s with debounce=1
+    pool = site.pools.start("--concurrency", "2")
+    wait_for_workers(site.backend, pool, 2)
+    handles = []
+    for version in range(100):
+        handles.append(jobs.reindex.delay(9, version))
+        time.sleep(0.03)
+    last_sent = time.time()
+
+    # Then one job ran, once, with the last dispatch's arguments, about 1 s after it
+    wait_until(lambda: timed_runs(site, "reindex"), timeout=30, interval=0.05, message="the debounced job ran")
+    time.sleep(1.5)  # nothing else runs afterwards
+    runs = timed_runs(site, "reindex")
+    assert [key for key, _, _ in runs] == ["9:99"]
+    assert len({h.id for h in handles}) == 1
+    assert 0.95 <= runs[0][1] - last_sent < 3.0
