@@ -32,11 +32,13 @@ WHERE ns = :ns AND queue = :queue AND id = :id
 """
 EXTEND_LOCK = "UPDATE unique_locks SET expires_at = :expires_at WHERE ns = :ns AND queue = :queue AND key = :key"
 SET_FLOW = "UPDATE jobs SET flow = :flow, ckey = :ckey WHERE ns = :ns AND queue = :queue AND id = :id"
-#: Lease expiries of the running jobs of a concurrency key, but those leased by the reserve under way (``:base``).
+#: Lease expiries of the running jobs of a concurrency key whose lease holds, but those leased by the reserve under
+#: way (``:base``): at most ``:limit`` of them, all the check needs.
 SLOT_HOLDERS = """
 SELECT lease_expires_at FROM jobs
-WHERE ns = :ns AND queue = :queue AND ckey = :ckey AND state = 'running'
+WHERE ns = :ns AND queue = :queue AND ckey = :ckey AND state = 'running' AND lease_expires_at > :now
     AND substr(token, 1, length(:base)) <> :base
+LIMIT :limit
 """
 #: A job held back by a limit: out of ``running``, due at ``:run_at``, the attempt the reserve counted given back.
 HOLD = """
@@ -127,8 +129,10 @@ class SQLiteFlowControl:
             now = max(now, self.clock())
         ckey = flow.get("c")
         if isinstance(ckey, str):
-            holders = [row[0] for row in conn.execute(SLOT_HOLDERS, {**p, "ckey": ckey, "base": reserve["token_base"]})]
-            if not slot_free([*holders, *admitted.get(ckey, [])], limit=int(flow.get("m", 1)), now=now):
+            limit = int(flow.get("m", 1))
+            params = {**p, "ckey": ckey, "base": reserve["token_base"], "now": now, "limit": limit}
+            holders = [row[0] for row in conn.execute(SLOT_HOLDERS, params)]
+            if not slot_free([*holders, *admitted.get(ckey, [])], limit=limit, now=now):
                 conn.execute(HOLD, {"rowid": rowid, "run_at": HELD_AT})
                 return False
         wait = self._rate_wait(conn, p, flow, now)

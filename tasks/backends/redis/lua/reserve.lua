@@ -82,10 +82,13 @@ local function admit(id, key, text, leases, scheduled)
   local ok, flow = pcall(cjson.decode, text)
   if not ok or type(flow) ~= 'table' then return true end
   if type(flow.c) == 'string' then
-    local used = 0
-    for _, holder in ipairs(redis.call('SMEMBERS', flow.c)) do
-      local expiry = redis.call('ZSCORE', leases, holder)
-      if expiry and tonumber(expiry) > now then used = used + 1 else redis.call('SREM', flow.c, holder) end
+    local used = redis.call('SCARD', flow.c)
+    if used >= tonumber(flow.m) then -- full, as far as the set says: holders whose lease expired are dropped
+      used = 0
+      for _, holder in ipairs(redis.call('SMEMBERS', flow.c)) do
+        local expiry = redis.call('ZSCORE', leases, holder)
+        if expiry and tonumber(expiry) > now then used = used + 1 else redis.call('SREM', flow.c, holder) end
+      end
     end
     if used >= tonumber(flow.m) then
       redis.call('ZADD', scheduled, held_at, id)
