@@ -503,7 +503,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "jobs held for a concurrency slot would wait for good once the slot's holder finished",
     ),
     Mutant(
-        "sqlite-rate-window-off-by-a-period", "flow-control", "tasks/limits/policy.py",
+        "policy-rate-window-off-by-a-period", "flow-control", "tasks/limits/policy.py",
         "    return recent[len(recent) - n] + per_s", "    return recent[len(recent) - n]",
         (
             f"{CONTRACT}/test_flow_rate.py::test_starts_beyond_the_limit_wait_for_the_window_without_spending_an_attempt",
