@@ -6,6 +6,8 @@ Such a job goes to ``Backend.enqueue_flow`` one at a time, so that the unique ch
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from dataclasses import replace
 from typing import Any
@@ -13,6 +15,7 @@ from typing import Any
 from .. import producer
 from ..backends.base import Backend
 from ..errors import TasksError
+from ..registry import lookup
 from .options import FLOW_OPTIONS, FlowOptions, flow_options, resolve
 
 
@@ -25,7 +28,7 @@ def send_flow(options: producer.DispatchOptions, args: tuple[Any, ...], kwargs: 
             "dispatch is checked and stored on its own, so send it outside bulk(); nothing was sent"
         )
     try:
-        flow = resolve(options.name, options.flow, args, kwargs)
+        flow = resolve(options.name, options.flow, args, kwargs, bound_arguments(options.name, args, kwargs))
     except ValueError as exc:
         raise ValueError(f"cannot dispatch {options.name}: {exc}; nothing was sent") from exc
     now = time.time()
@@ -37,6 +40,31 @@ def send_flow(options: producer.DispatchOptions, args: tuple[Any, ...], kwargs: 
         target.enqueue(job, now=now)
         return job.id, True
     return target.enqueue_flow(job, flow, now=now)
+
+
+def bound_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The arguments of a dispatch by parameter name (extra keywords merged in), or ``None`` when the job's
+    function is not known here or the arguments do not fit it."""
+    definition = lookup(name)
+    if definition is None:
+        return None
+    try:
+        signature = _signature(definition.func)
+        bound = signature.bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    named: dict[str, Any] = {}
+    for parameter, value in bound.arguments.items():
+        if signature.parameters[parameter].kind is inspect.Parameter.VAR_KEYWORD:
+            named.update(value)
+        else:
+            named[parameter] = value
+    return named
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature(func: Any) -> inspect.Signature:
+    return inspect.signature(func)
 
 
 def with_flow(current: FlowOptions | None, given: dict[str, Any]) -> FlowOptions | None:

@@ -181,8 +181,21 @@ class JobFlow:
     rates: tuple[tuple[str, int, float], ...] = ()
 
 
-def resolve(name: str, flow: FlowOptions, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobFlow:
-    """The ``JobFlow`` of one dispatch of job ``name``; a key function that fails raises ``ValueError``."""
+def resolve(
+    name: str,
+    flow: FlowOptions,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    named: dict[str, Any] | None = None,
+) -> JobFlow:
+    """The ``JobFlow`` of one dispatch of job ``name``; a key function that fails raises ``ValueError``.
+
+    ``named`` is the dispatch's arguments bound to the job's parameter names, when the function is known here:
+    key functions are then called with keywords only, so ``lambda doc_id, **_: doc_id`` works however the
+    arguments were passed. Without it they get the arguments as they were passed.
+    """
+    if named is not None:
+        args, kwargs = (), named
     unique = None
     if flow.unique:
         unique = name + ":" + (_key_text(flow.unique_key, args, kwargs) if flow.unique_key else _digest(args, kwargs))

@@ -37,3 +37,13 @@ def test_pausing_a_queue_that_does_not_exist_is_an_error_and_pauses_nothing(redi
     assert not queue("emials").is_paused()
     missing = run_tasks(["resume"], url=redis_app, prefix=prefix)
     assert missing.returncode == 1 and "name the queue" in missing.stderr
+
+
+def test_limits_lists_the_flow_control_options_of_the_loaded_jobs(redis_app: str, prefix: str) -> None:
+    queue("emails").pause()
+    done = run_tasks(["limits", "--app", "tests.jobs"], url=redis_app, prefix=prefix)
+    assert done.returncode == 0, done.stderr
+    rows = table(done.stdout)
+    assert ["tests.per_user", "concurrency", "2", "at", "once", "per", "key", "tests.per_user"] in rows
+    assert ["tests.rate_limited", "rate", "50", "per", "1", "s", "tests.rate_limited"] in rows
+    assert "paused queues: emails" in done.stdout

@@ -123,3 +123,14 @@ def test_processes_dispatching_one_key_at_once_make_exactly_one_job(shared_targe
     backend = shared_target.open()
     assert backend.queue_stats("default").ready == 1
     backend.close()
+
+
+def test_debounced_dispatches_fold_into_one_job_with_the_last_arguments(app: Target) -> None:
+    handles = [jobs.reindex.delay(3, version) for version in range(5)]
+    assert len({h.id for h in handles}) == 1
+    assert [h.deduplicated for h in handles] == [False, True, True, True, True]
+    backend = app.open()
+    status = backend.status("default", handles[0].id)
+    assert status is not None and status.state == "scheduled" and '"args":[3,4]' in status.payload
+    assert jobs.reindex.delay(4, 0).id != handles[0].id  # another document
+    backend.close()

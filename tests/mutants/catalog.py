@@ -533,4 +533,32 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/worker/test_autoscale.py",),
         "a pool told to shrink would start again every process it stopped, and never shrink",
     ),
+    # --- flow control (tasks.limits) ----------------------------------------------------------------------------
+    Mutant(
+        "lua-reserve-ignores-the-pause", "flow-control", f"{LUA}/reserve.lua",
+        "while taken < want and not paused do", "while taken < want do",
+        (f"{CONTRACT}/test_pause.py::test_a_paused_queue_is_not_served_while_others_are",),
+        "a paused queue would go on being served",
+    ),
+    Mutant(
+        "lua-unique-lock-never-taken", "flow-control", f"{LUA}/enqueue_flow.lua",
+        "  redis.call('SET', KEYS[5], id, 'PX', ttl)\n", "",
+        (f"{CONTRACT}/test_flow_unique.py::test_a_duplicate_of_a_unique_job_is_not_stored_and_names_the_first",),
+        "every duplicate of a unique job would be stored and run",
+    ),
+    Mutant(
+        "lua-finished-job-keeps-its-slot", "flow-control", f"{LUA}/complete.lua",
+        "    flow_release(key, id, now, true) -- flow control\n", "",
+        (f"{CONTRACT}/test_flow_concurrency.py::test_the_end_of_a_run_makes_the_next_held_job_due",),
+        "jobs held for a concurrency slot would wait for good once the slot's holder finished",
+    ),
+    Mutant(
+        "policy-rate-window-off-by-a-period", "flow-control", "tasks/limits/policy.py",
+        "    return recent[len(recent) - n] + per_s", "    return recent[len(recent) - n]",
+        (
+            f"{CONTRACT}/test_flow_rate.py::test_starts_beyond_the_limit_wait_for_the_window_without_spending_an_attempt",
+            "tests/unit/test_flow_options.py::test_the_next_start_comes_when_the_oldest_start_leaves_the_window",
+        ),
+        "a job held by a rate limit would be due at once and spin through the reserve",
+    ),
 )  # fmt: skip

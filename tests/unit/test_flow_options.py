@@ -88,3 +88,28 @@ def test_the_next_start_comes_when_the_oldest_start_leaves_the_window() -> None:
     assert next_start([9.5, 9.8], n=2, per_s=1, now=10) == 10.5
     assert next_start([8.0, 9.5, 9.8], n=2, per_s=1, now=10) == 10.5  # 8.0 left the window already
     assert next_start([9.0, 9.5, 9.8], n=2, per_s=1, now=10) == 10.5
+
+
+def test_a_flow_job_inside_bulk_is_refused_and_nothing_is_sent(memory_app: str) -> None:
+    from tasks import TasksError, bulk, queue
+    from tests import jobs
+
+    with pytest.raises(TasksError, match="outside bulk"), bulk():
+        jobs.add.delay(1, 2)
+        jobs.unique_invoice.delay(1)
+    assert queue("default").size() == 0
+
+
+def test_with_options_names_an_unknown_flow_option() -> None:
+    from tests import jobs
+
+    with pytest.raises(TypeError, match="unique_for, unique_key"):
+        jobs.add.with_options(uniqe_for=60)  # type: ignore[call-arg]
+
+
+def test_key_functions_get_the_arguments_by_name_however_they_were_passed(memory_app: str) -> None:
+    from tests import jobs
+
+    positional = jobs.unique_invoice.delay(5, "a")
+    by_name = jobs.unique_invoice.delay(order_id=5, sender="b")
+    assert by_name.deduplicated and by_name.id == positional.id

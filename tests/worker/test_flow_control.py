@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 
 import pytest
 
 from tasks import bulk, queue
+from tasks.backends.redis import RedisBackend
+from tasks.backends.sqlite import SQLiteBackend
 from tests import jobs
 from tests.support.waiting import wait_until
 from tests.worker.conftest import Site, records, wait_for_workers
@@ -120,3 +123,69 @@ def test_a_killed_pools_slot_comes_back_one_lease_later(site: Site) -> None:
     assert time.monotonic() - killed_at < 30, second.log_text()
     status = site.backend.status("default", long_one.id)
     assert status is not None and status.state == "failed"  # its worker lost, attempts spent
+
+
+def recorded_starts(site: Site, bucket: str) -> dict[str, float]:
+    """The starts the datastore counts now for the rate limit ``bucket`` (kept two periods), by entry."""
+    if isinstance(site.backend, RedisBackend):
+        key = site.backend.keys.queue(site.queue).rate(bucket)
+        return {str(member): float(score) for member, score in site.backend.client.zrange(key, 0, -1, withscores=True)}
+    assert isinstance(site.backend, SQLiteBackend)
+    with site.backend.db.read() as conn:
+        rows = conn.execute("SELECT rowid, at FROM rate_starts WHERE bucket = ?", (bucket,)).fetchall()
+    return {str(rowid): float(at) for rowid, at in rows}
+
+
+def busiest_window(times: list[float], size_s: float = 1.0) -> int:
+    ordered = sorted(times)
+    return max((bisect.bisect_left(ordered, t + size_s) - i for i, t in enumerate(ordered)), default=0)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
+def test_a_rate_limit_holds_in_every_one_second_window_across_processes(site: Site) -> None:
+    # Given 600 jobs limited to 50 starts a second
+    handles = [jobs.rate_limited.delay(i) for i in range(600)]
+    ids = [h.id for h in handles]
+
+    # When a pool of 4 processes runs them (the starts the datastore counts are read as they happen)
+    site.pools.start("--concurrency", "4")
+    counted: dict[str, float] = {}
+
+    def drained() -> bool:
+        counted.update(recorded_starts(site, "tests.rate_limited"))
+        return site.all_in(ids, "succeeded")
+
+    wait_until(drained, timeout=150, interval=0.3, message="all ran")
+
+    # Then no one-second window held more than 50 starts, and the limit was used, not wasted (>= 95 % of it)
+    starts = sorted(counted.values())
+    assert len(starts) == 600
+    mean = (len(starts) - 1) / (starts[-1] - starts[0])
+    ran = [start for _, start, _ in timed_runs(site, "rate")]
+    print(f"rate limit 50/s: busiest 1 s window {busiest_window(starts)} starts counted, "
+          f"{busiest_window(ran)} begun; mean {mean:.1f}/s")
+    assert busiest_window(starts) <= 50
+    assert mean >= 0.95 * 50
+    assert set(site.attempts(ids)) == {1}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.rerun_once("starts a pool of processes; a stall of the shared machine can miss one of its deadlines")
+def test_debounce_runs_once_with_the_last_arguments_after_the_last_dispatch(site: Site) -> None:
+    # Given a pool, and 100 dispatches of one document over 3 s with debounce=1
+    pool = site.pools.start("--concurrency", "2")
+    wait_for_workers(site.backend, pool, 2)
+    handles = []
+    for version in range(100):
+        handles.append(jobs.reindex.delay(9, version))
+        time.sleep(0.03)
+    last_sent = time.time()
+
+    # Then one job ran, once, with the last dispatch's arguments, about 1 s after it
+    wait_until(lambda: timed_runs(site, "reindex"), timeout=30, interval=0.05, message="the debounced job ran")
+    time.sleep(1.5)  # nothing else runs afterwards
+    runs = timed_runs(site, "reindex")
+    assert [key for key, _, _ in runs] == ["9:99"]
+    assert len({h.id for h in handles}) == 1
+    assert 0.95 <= runs[0][1] - last_sent < 3.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from ...limits.options import JobFlow
@@ -31,11 +32,13 @@ WHERE ns = :ns AND queue = :queue AND id = :id
 """
 EXTEND_LOCK = "UPDATE unique_locks SET expires_at = :expires_at WHERE ns = :ns AND queue = :queue AND key = :key"
 SET_FLOW = "UPDATE jobs SET flow = :flow, ckey = :ckey WHERE ns = :ns AND queue = :queue AND id = :id"
-#: Lease expiries of the running jobs of a concurrency key, but those leased by the reserve under way (``:base``).
+#: Lease expiries of the running jobs of a concurrency key whose lease holds, but those leased by the reserve under
+#: way (``:base``): at most ``:limit`` of them, all the check needs.
 SLOT_HOLDERS = """
 SELECT lease_expires_at FROM jobs
-WHERE ns = :ns AND queue = :queue AND ckey = :ckey AND state = 'running'
+WHERE ns = :ns AND queue = :queue AND ckey = :ckey AND state = 'running' AND lease_expires_at > :now
     AND substr(token, 1, length(:base)) <> :base
+LIMIT :limit
 """
 #: A job held back by a limit: out of ``running``, due at ``:run_at``, the attempt the reserve counted given back.
 HOLD = """
@@ -59,6 +62,7 @@ class SQLiteFlowControl:
 
     ns: str
     db: Connections
+    clock: Callable[[], float]
 
     def pause(self, queue: str) -> None:
         with self.db.write() as conn:
@@ -121,10 +125,14 @@ class SQLiteFlowControl:
         """
         flow = _decoded(text)
         now, p = float(reserve["now"]), {"ns": self.ns, "queue": queue}
+        if "r" in flow:  # a start is counted when it happens: not before the clock, if the reserve waited for the lock
+            now = max(now, self.clock())
         ckey = flow.get("c")
         if isinstance(ckey, str):
-            holders = [row[0] for row in conn.execute(SLOT_HOLDERS, {**p, "ckey": ckey, "base": reserve["token_base"]})]
-            if not slot_free([*holders, *admitted.get(ckey, [])], limit=int(flow.get("m", 1)), now=now):
+            limit = int(flow.get("m", 1))
+            params = {**p, "ckey": ckey, "base": reserve["token_base"], "now": now, "limit": limit}
+            holders = [row[0] for row in conn.execute(SLOT_HOLDERS, params)]
+            if not slot_free([*holders, *admitted.get(ckey, [])], limit=limit, now=now):
                 conn.execute(HOLD, {"rowid": rowid, "run_at": HELD_AT})
                 return False
         wait = self._rate_wait(conn, p, flow, now)
@@ -140,10 +148,12 @@ class SQLiteFlowControl:
         return True
 
     def _rate_wait(self, conn: sqlite3.Connection, p: dict[str, Any], flow: dict[str, Any], now: float) -> float | None:
-        """When every rate limit of ``flow`` allows a start (``None``: now)."""
+        """When every rate limit of ``flow`` allows a start at ``now`` (``None``: now). Starts are forgotten one
+        period late: a reserve whose ``now`` is behind another's (read before it waited for the write lock) still
+        counts them."""
         wait = None
         for bucket, n, per in flow.get("r", []):
-            conn.execute(FORGET_STARTS, {**p, "bucket": bucket, "before": now - per})
+            conn.execute(FORGET_STARTS, {**p, "bucket": bucket, "before": now - 2 * per})
             starts = [row[0] for row in conn.execute(STARTS, {**p, "bucket": bucket})]
             at = next_start(starts, n=int(n), per_s=float(per), now=now)
             if at is not None and (wait is None or at > wait):

@@ -68,14 +68,27 @@ end
 -- starts are taken and a unique lock held "until start" ends; if not, it is scheduled (attempt untouched) at the
 -- time its rate limits allow, or held until a slot of its key frees. A `flow` field that is not JSON limits nothing.
 local held_at = '1e15' -- the score of a job held for a slot: tasks.limits.policy.HELD_AT
+-- A rate limit counts a start at `now`, or at the server's time when that is later: a worker's reserve may run
+-- after the `now` it was given (at the end of a blocking wait), and a start must not be counted earlier than it is.
+local rate_now = nil
+local function start_time()
+  if not rate_now then
+    local t = redis.call('TIME')
+    rate_now = math.max(now, tonumber(t[1]) + tonumber(t[2]) / 1e6)
+  end
+  return rate_now
+end
 local function admit(id, key, text, leases, scheduled)
   local ok, flow = pcall(cjson.decode, text)
   if not ok or type(flow) ~= 'table' then return true end
   if type(flow.c) == 'string' then
-    local used = 0
-    for _, holder in ipairs(redis.call('SMEMBERS', flow.c)) do
-      local expiry = redis.call('ZSCORE', leases, holder)
-      if expiry and tonumber(expiry) > now then used = used + 1 else redis.call('SREM', flow.c, holder) end
+    local used = redis.call('SCARD', flow.c)
+    if used >= tonumber(flow.m) then -- full, as far as the set says: holders whose lease expired are dropped
+      used = 0
+      for _, holder in ipairs(redis.call('SMEMBERS', flow.c)) do
+        local expiry = redis.call('ZSCORE', leases, holder)
+        if expiry and tonumber(expiry) > now then used = used + 1 else redis.call('SREM', flow.c, holder) end
+      end
     end
     if used >= tonumber(flow.m) then
       redis.call('ZADD', scheduled, held_at, id)
@@ -87,8 +100,9 @@ local function admit(id, key, text, leases, scheduled)
   local wait_until = nil
   for _, rate in ipairs(type(flow.r) == 'table' and flow.r or {}) do
     local per, n = tonumber(rate[3]), tonumber(rate[2])
-    redis.call('ZREMRANGEBYSCORE', rate[1], '-inf', now - per)
-    if redis.call('ZCARD', rate[1]) >= n then
+    -- starts are forgotten one period late: a reserve whose `now` is behind another's still counts them
+    redis.call('ZREMRANGEBYSCORE', rate[1], '-inf', start_time() - 2 * per)
+    if redis.call('ZCOUNT', rate[1], '(' .. (start_time() - per), '+inf') >= n then
       local oldest = redis.call('ZRANGE', rate[1], -n, -n, 'WITHSCORES')
       local at = tonumber(oldest[2]) + per
       if not wait_until or at > wait_until then wait_until = at end
@@ -101,8 +115,8 @@ local function admit(id, key, text, leases, scheduled)
   end
   if type(flow.c) == 'string' then redis.call('SADD', flow.c, id) end
   for _, rate in ipairs(type(flow.r) == 'table' and flow.r or {}) do
-    redis.call('ZADD', rate[1], now, id .. ':' .. token_base)
-    redis.call('PEXPIRE', rate[1], math.ceil(tonumber(rate[3]) * 1000) + 1000)
+    redis.call('ZADD', rate[1], start_time(), id .. ':' .. token_base)
+    redis.call('PEXPIRE', rate[1], math.ceil(tonumber(rate[3]) * 2000) + 1000)
   end
   if flow.uu == 's' and type(flow.u) == 'string' and redis.call('GET', flow.u) == id then redis.call('DEL', flow.u) end
   return true
