@@ -10,6 +10,7 @@ from .errors import (
     BackendUnavailable,
     ConfigurationError,
     Fail,
+    JobCancelled,
     JobFailed,
     JobTimeout,
     Retry,
@@ -21,15 +22,21 @@ from .handle import JobHandle
 from .job import AsyncJob, Call, Job, call, dispatch
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
+from .workflows.api import batch, chain, find_batch, find_chain
+from .workflows.handles import BatchHandle, BatchProgress, ChainHandle
 
 __all__ = [
     "AsyncJob",
     "BackendUnavailable",
+    "BatchHandle",
+    "BatchProgress",
     "Call",
+    "ChainHandle",
     "ConfigurationError",
     "Fail",
     "FailedRecord",
     "Job",
+    "JobCancelled",
     "JobContext",
     "JobFailed",
     "JobHandle",
@@ -39,11 +46,15 @@ __all__ = [
     "SerializationError",
     "SignatureError",
     "TasksError",
+    "batch",
     "bulk",
     "call",
+    "chain",
     "configure",
     "current_job",
     "dispatch",
+    "find_batch",
+    "find_chain",
     "job",
     "queue",
     "schedule",

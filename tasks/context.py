@@ -8,7 +8,10 @@ import time
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .workflows.handles import BatchHandle, ChainHandle
 
 R = TypeVar("R")
 
@@ -27,10 +30,31 @@ class JobContext:
     enqueued_at: float
     started_at: float
     logger: logging.Logger = field(default=logging.getLogger("tasks.job"), repr=False)
+    #: The job's payload, read only for what it tells of the job's workflow (``batch``, ``chain``).
+    payload: str = field(default="", repr=False)
 
     def log(self, msg: str, *args: object, level: int = logging.INFO) -> None:
         """Log through the worker's logger, tagged with the job's id and name."""
         self.logger.log(level, f"[{self.name} {self.id}] {msg}", *args)
+
+    @property
+    def batch(self) -> BatchHandle | None:
+        """The batch this job belongs to (as a member, a member chain's step, or a callback), or ``None``."""
+        from .workflows.handles import batch_of
+
+        return batch_of(self.payload)
+
+    @property
+    def chain(self) -> ChainHandle | None:
+        """The chain this job is a step (or the ``on_failure``) of, or ``None``."""
+        from .workflows.handles import chain_of
+
+        return chain_of(self.payload)
+
+    def cancelled(self) -> bool:
+        """Whether this job's batch was cancelled: a long member may poll this and stop early."""
+        batch = self.batch
+        return batch is not None and batch.cancelled()
 
 
 def current_job() -> JobContext:

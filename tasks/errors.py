@@ -56,3 +56,11 @@ class JobFailed(TasksError):
         self.error_type = error_type
         self.message = message
         self.traceback = traceback
+
+
+class JobCancelled(TasksError):
+    """The job was cancelled before it ran (its batch was cancelled): it never ran and has no result."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was cancelled before it ran")
+        self.job_id = job_id

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from .config import get_backend, settings
 from .deployment import no_listener_note
-from .errors import BackendUnavailable, JobFailed
+from .errors import BackendUnavailable, JobCancelled, JobFailed
 from .model import JobState, JobStatus
 from .producer import destination
 from .serialization import get_serializer
@@ -47,6 +47,8 @@ class JobHandle(Generic[R]):
             status = self._fetch()
             if status.state == "succeeded":
                 return self._decode(status)  # type: ignore[no-any-return]
+            if status.state == "cancelled":
+                raise JobCancelled(self.id)
             if status.state == "failed":
                 error = status.error
                 raise JobFailed(

@@ -25,6 +25,7 @@ from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryA
 from ..registry import JobDefinition
 from ..retry import RetryPolicy, backoff_delay, has_attempts_left, unknown_job_run_at
 from ..serialization import Envelope, PayloadError, Serializer, decode_envelope, get_serializer, verify
+from ..workflows.records import WorkflowRef, workflow_member
 
 log = logging.getLogger("tasks.worker")
 
@@ -99,6 +100,7 @@ def _context(envelope: Envelope, lease: Lease) -> JobContext:
         max_attempts=lease.max_attempts,
         enqueued_at=lease.enqueued_at,
         started_at=lease.started_at,
+        payload=lease.payload,
     )
 
 
@@ -196,7 +198,11 @@ def run(
 
 
 def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: float) -> bool:
-    """The one transition ``outcome`` calls for; ``False`` when the lease was lost (the write is refused)."""
+    """The one transition ``outcome`` calls for; ``False`` when the lease was lost (the write is refused).
+    A workflow member's success and failure go through the member transitions (they move its workflow too)."""
+    workflow = workflow_member(lease.payload)
+    if workflow is not None and isinstance(outcome, (Completed, Dead)):
+        return apply_member_outcome(backend, lease, outcome, workflow, now=now)
     if isinstance(outcome, Completed):
         return backend.complete(lease, outcome.result, now=now, result_ttl_s=outcome.result_ttl_s)
     if isinstance(outcome, RetryAt):
@@ -204,6 +210,15 @@ def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: floa
     if isinstance(outcome, Deferred):
         return backend.defer(lease, run_at=outcome.run_at, now=now)
     return backend.fail(lease, error=outcome.error, now=now)
+
+
+def apply_member_outcome(
+    backend: Backend, lease: Lease, outcome: Completed | Dead, workflow: WorkflowRef, *, now: float
+) -> bool:
+    if isinstance(outcome, Completed):
+        ttl = outcome.result_ttl_s
+        return backend.complete_member(lease, outcome.result, now=now, result_ttl_s=ttl, workflow=workflow)
+    return backend.fail_member(lease, error=outcome.error, now=now, workflow=workflow)
 
 
 async def _with_async_timeout(coro: Any, timeout_s: float | None) -> Any:

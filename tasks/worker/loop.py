@@ -34,6 +34,7 @@ from ..model import Completed, Dead, Deferred, ErrorInfo, Lease, Outcome, RetryA
 from ..registry import JobDefinition
 from ..retry import UNKNOWN_JOB_GRACE_S
 from ..serialization import Envelope
+from ..workflows.records import workflow_member
 from . import executor
 from .async_runner import AsyncRunner
 from .heartbeat import Heartbeat
@@ -225,7 +226,7 @@ class Worker:
         """Apply retry and fail outcomes (each one atomic transition); returns the successes to acknowledge."""
         acks: list[tuple[Lease, Completed]] = []
         for index, (lease, outcome) in enumerate(pending):
-            if isinstance(outcome, Completed):
+            if isinstance(outcome, Completed) and workflow_member(lease.payload) is None:
                 acks.append((lease, outcome))
                 continue
             try:

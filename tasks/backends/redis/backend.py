@@ -22,6 +22,7 @@ from .keys import Keys, QueueKeys
 from .reads import JOB_INFO_FIELDS, job_info_from_fields
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
+from .workflows import RedisWorkflows
 
 #: How replies are decoded: bytes that are not UTF-8 become surrogate escapes (and are encoded back the same way).
 TOLERANT = "surrogateescape"
@@ -35,7 +36,7 @@ _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
 
 
-class RedisBackend(Backend):
+class RedisBackend(RedisWorkflows, Backend):
     """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
 
     def __init__(

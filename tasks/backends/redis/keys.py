@@ -66,3 +66,14 @@ class Keys:
     def worker(self, worker_id: str) -> str:
         """STRING holding a worker's JSON announcement, expiring with its heartbeat."""
         return f"{self.prefix}:worker:{worker_id}"
+
+    # --- workflows (tasks/workflows); lua/workflow_lib.lua builds the same names from the prefix ---------------
+
+    def workflow(self, home: str, workflow_id: str) -> str:
+        """HASH of one batch or chain, under its home queue's hash tag (with ``:members`` SET and ``:steps`` LIST)."""
+        return f"{self.prefix}:{{{home}}}:wf:{workflow_id}"
+
+    @property
+    def workflows(self) -> str:
+        """ZSET '<home><TAB><id>' -> created_at: the batches, newest last (for listings; pruned as records expire)."""
+        return f"{self.prefix}:workflows"

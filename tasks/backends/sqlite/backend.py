@@ -42,6 +42,7 @@ from ...records import stored_instant
 from ..base import Backend
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
+from .workflows import SQLiteWorkflows
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -80,7 +81,7 @@ class _Positions:
         return None if sane is None else int(sane)
 
 
-class SQLiteBackend(Backend):
+class SQLiteBackend(SQLiteWorkflows, Backend):
     """Backend over one SQLite file, safe for many threads and processes of one machine."""
 
     def __init__(

@@ -1,0 +1,228 @@
+"""The Redis side of workflows: record fields, the member scripts' calls, and the reads of records.
+
+Each workflow script is ``lua/workflow_lib.lua`` followed by the transition's own file (``complete_member``,
+``fail_member``, ``cancel_workflow``, ``enqueue_workflow``, ``add_members``): one file per transition, one shared
+library, loaded from package data and called by SHA like the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+from ...model import ErrorInfo, Lease, NewJob
+from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, pack_job
+from .calls import _ttl_ms
+from .scripts import script_text
+
+WORKFLOW_SCRIPTS = ("complete_member", "fail_member", "cancel_workflow", "enqueue_workflow", "add_members")
+
+
+@cache
+def workflow_script(name: str) -> str:
+    """The library and the transition ``name``, as one script."""
+    return script_text("workflow_lib") + "\n" + script_text(name)
+
+
+class WorkflowScripts:
+    """The workflow scripts of one client, called by SHA and loaded again by a server that lost them."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.shas = {name: hashlib.sha1(workflow_script(name).encode()).hexdigest() for name in WORKFLOW_SCRIPTS}
+
+    def run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        try:
+            return self.client.evalsha(self.shas[name], len(keys), *keys, *args)
+        except NoScriptError:
+            for each in WORKFLOW_SCRIPTS:
+                self.client.script_load(workflow_script(each))
+            return self.client.evalsha(self.shas[name], len(keys), *keys, *args)
+
+
+def member_ref(queue: str, job_id: str) -> str:
+    """A batch member as its record's ``members`` set names it: a job, or (``queue`` empty) a chain."""
+    return f"{queue}\t{job_id}"
+
+
+def record_fields(spec: WorkflowSpec) -> dict[str, str]:
+    """The hash fields of a new record (``created_at`` is written by the script, from its ``now``)."""
+    current = member_ref(*spec.members[0]) if spec.kind == "chain" and spec.members else ""
+    return {
+        "kind": spec.kind,
+        "name": spec.name,
+        "state": "running",
+        "total": str(spec.total),
+        "pending": str(spec.total),
+        "succeeded": "0",
+        "failed": "0",
+        "cancelled": "0",
+        "allow": "1" if spec.allow_failures else "0",
+        "pipe": "1" if spec.pipe else "0",
+        "parent": spec.parent,
+        "then": pack_job(spec.then),
+        "catch": pack_job(spec.catch),
+        "finally": pack_job(spec.finally_),
+        "on_failure": pack_job(spec.on_failure),
+        "ttl_ms": _ttl_ms(spec.record_ttl_s),
+        "current": current,
+    }
+
+
+def pack_records(specs: Sequence[WorkflowSpec]) -> str:
+    """The ``records`` argument of ``enqueue_workflow`` and ``add_members``."""
+    return json.dumps(
+        [
+            [
+                spec.ref.id,
+                record_fields(spec),
+                [member_ref(q, i) for q, i in spec.members],
+                [pack_job(s) for s in spec.steps],
+            ]
+            for spec in specs
+        ]
+    )
+
+
+def pack_jobs(jobs: Sequence[NewJob]) -> str:
+    return json.dumps([pack_job(job) for job in jobs])
+
+
+def complete_args(lease: Lease, result: str, *, now: float, ttl_s: float, prefix: str, home: str) -> list[Any]:
+    return [lease.job_id, lease.token, repr(now), result, _ttl_ms(ttl_s), prefix, home]
+
+
+def fail_args(lease: Lease, error: ErrorInfo, *, now: float, prefix: str, home: str) -> list[Any]:
+    return [lease.job_id, lease.token, repr(now), error.to_json(), prefix, home]
+
+
+#: The fields a read of a record asks for, in the order ``info_from_fields`` reads them.
+INFO_FIELDS = (
+    "kind", "name", "state", "total", "pending", "succeeded", "failed", "cancelled", "created_at", "finished_at",
+    "allow", "parent", "error", "current",
+)  # fmt: skip
+
+
+def info_from_fields(ref: WorkflowRef, values: Sequence[str | None]) -> WorkflowInfo | None:
+    """The ``WorkflowInfo`` of a record's fields (``INFO_FIELDS``), or ``None`` when it is gone or damaged."""
+    row = dict(zip(INFO_FIELDS, values))
+    if row["kind"] not in ("batch", "chain") or row["state"] is None:
+        return None
+    try:
+        current = row["current"] or ""
+        queue, _, job_id = current.partition("\t")
+        return WorkflowInfo(
+            ref=ref,
+            kind=row["kind"],  # type: ignore[arg-type]
+            name=row["name"] or "",
+            state=row["state"],  # type: ignore[arg-type]
+            total=int(row["total"] or 0),
+            pending=int(row["pending"] or 0),
+            succeeded=int(row["succeeded"] or 0),
+            failed=int(row["failed"] or 0),
+            cancelled=int(row["cancelled"] or 0),
+            created_at=float(row["created_at"] or 0),
+            finished_at=None if row["finished_at"] is None else float(row["finished_at"]),
+            allow_failures=row["allow"] == "1",
+            parent=row["parent"] or "",
+            error=row["error"],
+            current=(queue, job_id) if current else None,
+        )
+    except ValueError:
+        return None
+
+
+class RedisWorkflows:
+    """The workflow transitions of ``RedisBackend`` (a mixin: it uses the backend's client, keys and errors)."""
+
+    # ``client``, ``keys``, ``queue_keys`` and ``_errors`` are the backend's own: reached through ``_me``.
+
+    @property
+    def _me(self) -> Any:
+        return self
+
+    @property
+    def _wf_scripts(self) -> WorkflowScripts:
+        scripts = self.__dict__.get("_wf_scripts_")
+        if scripts is None:
+            scripts = self.__dict__["_wf_scripts_"] = WorkflowScripts(self._me.client)
+        return scripts
+
+    def _wf_run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
+        with self._me._errors():
+            return self._wf_scripts.run(name, keys, args)
+
+    def enqueue_workflow(self, specs: Sequence[WorkflowSpec], jobs: Sequence[NewJob], *, now: float) -> bool:
+        home = specs[0].ref.home
+        key = self._me.keys.workflow(home, specs[0].ref.id)
+        args = [self._me.keys.prefix, home, repr(now), pack_records(specs), pack_jobs(jobs)]
+        stored = bool(self._wf_run("enqueue_workflow", [key], args))
+        if stored:
+            with self._me._errors():
+                index = {f"{home}\t{spec.ref.id}": now for spec in specs if spec.kind == "batch" or not spec.parent}
+                self._me.client.zadd(self._me.keys.workflows, index)
+        return stored
+
+    def complete_member(
+        self, lease: Lease, result: str, *, now: float, result_ttl_s: float, workflow: WorkflowRef
+    ) -> bool:
+        qk = self._me.queue_keys(lease.queue)
+        keys = [qk.job(lease.job_id), qk.leases, self._me.keys.workflow(*workflow)]
+        args = complete_args(
+            lease, result, now=now, ttl_s=result_ttl_s, prefix=self._me.keys.prefix, home=workflow.home
+        )
+        return bool(self._wf_run("complete_member", keys, args))
+
+    def fail_member(self, lease: Lease, *, error: ErrorInfo, now: float, workflow: WorkflowRef) -> bool:
+        qk = self._me.queue_keys(lease.queue)
+        keys = [qk.job(lease.job_id), qk.leases, qk.failed, self._me.keys.workflow(*workflow)]
+        args = fail_args(lease, error, now=now, prefix=self._me.keys.prefix, home=workflow.home)
+        return bool(self._wf_run("fail_member", keys, args))
+
+    def cancel_workflow(self, workflow: WorkflowRef, *, now: float) -> bool:
+        keys = [self._me.keys.workflow(*workflow)]
+        return bool(self._wf_run("cancel_workflow", keys, [self._me.keys.prefix, workflow.home, repr(now)]))
+
+    def add_members(
+        self,
+        batch: WorkflowRef,
+        specs: Sequence[WorkflowSpec],
+        jobs: Sequence[NewJob],
+        members: Sequence[tuple[str, str]],
+        *,
+        now: float,
+    ) -> bool:
+        refs = json.dumps([member_ref(q, i) for q, i in members])
+        args = [self._me.keys.prefix, batch.home, repr(now), pack_records(specs), pack_jobs(jobs), refs]
+        return bool(self._wf_run("add_members", [self._me.keys.workflow(*batch)], args))
+
+    def workflow_info(self, workflow: WorkflowRef) -> WorkflowInfo | None:
+        with self._me._errors():
+            values = self._me.client.hmget(self._me.keys.workflow(*workflow), INFO_FIELDS)
+        return info_from_fields(workflow, values)
+
+    def workflow_members(self, workflow: WorkflowRef) -> list[tuple[str, str]]:
+        with self._me._errors():
+            refs = self._me.client.smembers(self._me.keys.workflow(*workflow) + ":members")
+        return sorted((ref.partition("\t")[0], ref.partition("\t")[2]) for ref in refs)
+
+    def workflows(self, *, limit: int = 50) -> list[WorkflowInfo]:
+        with self._me._errors():
+            entries = self._me.client.zrevrange(self._me.keys.workflows, 0, max(limit, 1) * 2)
+            found: list[WorkflowInfo] = []
+            gone = []
+            for entry in entries:
+                home, _, wf_id = entry.partition("\t")
+                info = self.workflow_info(WorkflowRef(home, wf_id))
+                if info is None:
+                    gone.append(entry)
+                elif len(found) < limit:
+                    found.append(info)
+            if gone:
+                self._me.client.zrem(self._me.keys.workflows, *gone)
+        return found
