@@ -88,7 +88,7 @@ def test_later_schedules_the_first_step(app: Target) -> None:
 
 
 def test_wrong_arguments_are_refused_before_anything_is_sent(app: Target) -> None:
-    with pytest.raises(TypeError, match="cannot prepare tests.wf_double"):
+    with pytest.raises(TypeError, match=r"cannot prepare tests\.wf_double"):
         tasks.chain(jobs.wf_double.prepare("x", nope=1))  # type: ignore[call-arg]
     with pytest.raises(ValueError):
         tasks.chain()
