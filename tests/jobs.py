@@ -421,3 +421,12 @@ def wf_grow(n: int) -> int:
     assert batch is not None
     batch.add([wf_step.prepare(f"grown-{i}") for i in range(n)])
     return n
+
+
+@job(name="tests.wf_chaos", max_attempts=25, backoff=0)
+def wf_chaos(key: str, pause_s: float = 0.004) -> str:
+    """``chaos_record`` for workflow members: enough attempts to outlive every kill of the chaos test."""
+    time.sleep(pause_s / 2)
+    record(key)
+    time.sleep(pause_s / 2)
+    return key
