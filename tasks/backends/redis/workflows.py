@@ -20,6 +20,9 @@ from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, pack_j
 from .calls import _ttl_ms
 from .scripts import script_text
 
+#: Entries of the listing index checked (and dropped once their record expired) per workflow sent.
+PRUNE = 10
+
 WORKFLOW_SCRIPTS = ("complete_member", "fail_member", "cancel_workflow", "enqueue_workflow", "add_members")
 
 
@@ -166,7 +169,21 @@ class RedisWorkflows:
             with self._me._errors():
                 index = {f"{home}\t{spec.ref.id}": now for spec in specs if spec.kind == "batch" or not spec.parent}
                 self._me.client.zadd(self._me.keys.workflows, index)
+                self._prune_index()
         return stored
+
+    def _prune_index(self) -> None:
+        """Drop the oldest entries of the listing index whose records expired: each send prunes up to
+        ``PRUNE`` of them, so the index stays as long as the records it lists."""
+        client, keys = self._me.client, self._me.keys
+        oldest = client.zrange(keys.workflows, 0, PRUNE - 1)
+        pipe = client.pipeline(transaction=False)
+        for entry in oldest:
+            home, _, wf_id = entry.partition("\t")
+            pipe.exists(keys.workflow(home, wf_id))
+        gone = [entry for entry, found in zip(oldest, pipe.execute()) if not found]
+        if gone:
+            client.zrem(keys.workflows, *gone)
 
     def complete_member(
         self, lease: Lease, result: str, *, now: float, result_ttl_s: float, workflow: WorkflowRef
