@@ -46,7 +46,7 @@ def add_marker(payload: str, ref: WorkflowRef, role: str) -> str:
     """``payload`` (a JSON object as the producer writes it) with the member marker as its last field."""
     if not payload.endswith("}"):
         raise ValueError("a workflow member's payload must be a JSON object")
-    return payload[:-1] + MARKER + json.dumps([ref.home, ref.id, role])[1:] + "}"
+    return payload[:-1] + MARKER + json.dumps([ref.home, ref.id, role], separators=(",", ":"))[1:] + "}"
 
 
 def member_of(payload: str) -> MemberRef | None:

@@ -49,3 +49,25 @@ def test_a_workflow_id_is_written_once(app: Target) -> None:
     again = WorkflowSpec(ref=handle.ref, kind="batch", name="again", members=(("default", "zzz"),))
     assert not backend().enqueue_workflow([again], [], now=1.0)
     assert handle.progress().total == 1
+
+
+def test_a_member_lost_with_its_attempts_spent_fails_its_workflow_once(app: Target) -> None:
+    # Given a chain whose first step (one attempt) was taken by a worker that vanished
+    handle = (
+        tasks.chain(jobs.wf_boom.prepare(), jobs.wf_step.prepare("never"))
+        .on_failure(jobs.wf_seen.prepare("alert"))
+        .delay()
+    )
+    [lease] = take()
+    assert lease.max_attempts == 1
+
+    # When maintenance finds its lease expired (twice: many workers run it)
+    later = lease.started_at + 3600
+    assert backend().requeue_expired(["default"], now=later) == (0, 1)
+    assert backend().requeue_expired(["default"], now=later) == (0, 0)
+
+    # Then the chain failed in the same step, and on_failure is enqueued once
+    progress = handle.progress()
+    assert (progress.state, progress.failed, progress.cancelled) == ("failed", 1, 1)
+    assert drain() == ["tests.wf_seen"]
+    assert backend().status("default", lease.job_id).error.type == "LeaseExpired"  # type: ignore[union-attr]

@@ -269,6 +269,8 @@ class RedisBackend(RedisWorkflows, Backend):
         """Also reports, at most once a minute per queue, a queue one of whose keys holds the wrong type (written
         by hand, say): the scripts leave such a queue untouched, and the other queues go on."""
 
+        burials = self._bury_expired_members(queues, now=now, limit=limit)
+
         def build(pipe: Any) -> None:
             for queue in queues:
                 qk = self.keys.queue(queue)
@@ -286,7 +288,7 @@ class RedisBackend(RedisWorkflows, Backend):
                     queue,
                     ", ".join((qk.ready, qk.scheduled, qk.leases, qk.wake, qk.failed)),
                 )
-        return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies)
+        return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies) + burials
 
     # --- inspecting and managing -----------------------------------------------------------------------------
 

@@ -23,7 +23,14 @@ from .scripts import script_text
 #: Entries of the listing index checked (and dropped once their record expired) per workflow sent.
 PRUNE = 10
 
-WORKFLOW_SCRIPTS = ("complete_member", "fail_member", "cancel_workflow", "enqueue_workflow", "add_members")
+WORKFLOW_SCRIPTS = (
+    "complete_member",
+    "fail_member",
+    "cancel_workflow",
+    "enqueue_workflow",
+    "add_members",
+    "bury_expired_members",
+)
 
 
 @cache
@@ -39,12 +46,19 @@ class WorkflowScripts:
         self.client = client
         self.shas = {name: hashlib.sha1(workflow_script(name).encode()).hexdigest() for name in WORKFLOW_SCRIPTS}
 
+    def load_all(self) -> None:
+        for each in WORKFLOW_SCRIPTS:
+            self.client.script_load(workflow_script(each))
+
+    def queue(self, pipe: Any, name: str, keys: Sequence[Any], args: Sequence[Any]) -> None:
+        """Queue one call on ``pipe`` (the backend's pipeline reloads the scripts of both sets on NOSCRIPT)."""
+        pipe.evalsha(self.shas[name], len(keys), *keys, *args)
+
     def run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         try:
             return self.client.evalsha(self.shas[name], len(keys), *keys, *args)
         except NoScriptError:
-            for each in WORKFLOW_SCRIPTS:
-                self.client.script_load(workflow_script(each))
+            self.load_all()
             return self.client.evalsha(self.shas[name], len(keys), *keys, *args)
 
 
@@ -155,6 +169,30 @@ class RedisWorkflows:
         if scripts is None:
             scripts = self.__dict__["_wf_scripts_"] = WorkflowScripts(self._me.client)
         return scripts
+
+    def _bury_expired_members(self, queues: Sequence[str], *, now: float, limit: int) -> int:
+        """Before ``requeue_expired``'s own calls (and in a round trip of its own, so that a server that lost the
+        scripts never runs that one without this): bury the expired members whose attempts are spent
+        (``bury_expired_members``), their workflows told in the same step. Returns how many."""
+        scripts = self._wf_scripts
+        keys = self._me.keys
+
+        def send() -> list[Any]:
+            pipe = self._me.client.pipeline(transaction=False)
+            for queue in queues:
+                qk = keys.queue(queue)
+                scripts.queue(
+                    pipe, "bury_expired_members", [qk.leases, qk.failed], [qk.job_prefix, now, limit, keys.prefix]
+                )
+            return list(pipe.execute())
+
+        with self._me._errors():
+            try:
+                replies = send()
+            except NoScriptError:
+                scripts.load_all()
+                replies = send()
+        return sum(int(reply) for reply in replies)
 
     def _wf_run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         with self._me._errors():

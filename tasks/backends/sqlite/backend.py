@@ -317,6 +317,7 @@ class SQLiteBackend(SQLiteWorkflows, Backend):
                 ).fetchall():
                     if not (type(attempts) is int and type(max_attempts) is int) or attempts >= max_attempts:
                         conn.execute(sql.BURY, {"rowid": rowid, "now": now, "error": _lost(attempts, max_attempts)})
+                        self._buried_member(conn, rowid, now=now)
                         failed += 1
                     else:
                         conn.execute(sql.REQUEUE, {"rowid": rowid, "seq": positions.tail(queue)})

@@ -14,7 +14,7 @@ from typing import Any
 
 from ...model import ErrorInfo, Lease, NewJob
 from ...workflows import policy
-from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec
+from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, workflow_member
 from . import sql
 from .flow import _COUNTERS, Flow
 
@@ -63,6 +63,14 @@ class SQLiteWorkflows:
     def _flow(self, conn: sqlite3.Connection, now: float) -> Flow:
         self._wf_tables(conn)
         return Flow(self, conn, now, self._me.clock())
+
+    def _buried_member(self, conn: sqlite3.Connection, rowid: int, *, now: float) -> None:
+        """A job buried by ``requeue_expired`` (its worker lost, attempts spent): if it is a workflow member, its
+        workflow hears of the failure in the same transaction."""
+        payload, error = conn.execute("SELECT payload, error FROM jobs WHERE rowid = ?", (rowid,)).fetchone()
+        workflow = workflow_member(payload) if isinstance(payload, str) else None
+        if workflow is not None:
+            self._flow(conn, now).member_outcome(workflow, "failed", "", str(error))
 
     def enqueue_workflow(self, specs: Sequence[WorkflowSpec], jobs: Sequence[NewJob], *, now: float) -> bool:
         with self._me.db.write() as conn:
