@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("workers", "list live workers", run_workers)
     with_modules(command("scheduler", "fire cron schedules (every worker also runs a scheduler)", run_scheduler))
     command("schedules", "list cron schedules with their next fire time and last run", run_schedules)
+    from .workflows.cli import add_commands as add_workflow_commands
+
+    add_workflow_commands(command)
     return parser
 
 
