@@ -269,6 +269,14 @@ class Backend(ABC):
         A stale token changes nothing (no step, no counter, no callback)."""
         raise NotImplementedError(f"{type(self).__name__} does not run workflows")
 
+    def complete_members(self, items: Sequence[tuple[Lease, str, float, WorkflowRef]], *, now: float) -> list[bool]:
+        """``complete_member`` for each ``(lease, result, result_ttl_s, workflow)``; backends fold it into fewer
+        round trips (each member still one atomic transition)."""
+        return [
+            self.complete_member(lease, result, now=now, result_ttl_s=ttl, workflow=workflow)
+            for lease, result, ttl, workflow in items
+        ]
+
     def fail_member(self, lease: Lease, *, error: ErrorInfo, now: float, workflow: WorkflowRef) -> bool:
         """``fail`` of a workflow member and, in the same transition: a chain ends and its ``on_failure`` is
         enqueued; a batch counts the failure, fires ``catch`` on the first, and (unless failures are allowed)

@@ -225,16 +225,24 @@ class Worker:
     def _write_rare(self, pending: list[tuple[Lease, Outcome]]) -> list[tuple[Lease, Completed]]:
         """Apply retry and fail outcomes (each one atomic transition); returns the successes to acknowledge."""
         acks: list[tuple[Lease, Completed]] = []
+        members: list[tuple[Lease, Completed]] = []  # workflow members' successes: one round trip for all
         for index, (lease, outcome) in enumerate(pending):
-            if isinstance(outcome, Completed) and workflow_member(lease.payload) is None:
-                acks.append((lease, outcome))
+            if isinstance(outcome, Completed):
+                (acks if workflow_member(lease.payload) is None else members).append((lease, outcome))
                 continue
             try:
                 written = executor.apply_outcome(self.backend, lease, outcome, now=self.clock())
             except Exception:
-                self._ledger.restore_pending([*acks, *pending[index:]])
+                self._ledger.restore_pending([*acks, *members, *pending[index:]])
                 raise
             self._ledger.settle([lease], [written])
+        if members:
+            try:
+                written_members = executor.complete_members(self.backend, members, now=self.clock())
+            except Exception:
+                self._ledger.restore_pending([*acks, *members])
+                raise
+            self._ledger.settle([lease for lease, _ in members], written_members)
         return acks
 
     def _write_pending(self) -> None:

@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError
 
 from ...model import ErrorInfo, Lease, NewJob
 from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, pack_job
-from .calls import _ttl_ms
+from .calls import _PACK, _ttl_ms
 from .scripts import script_text
 
 #: Entries of the listing index checked (and dropped once their record expired) per workflow sent.
@@ -30,6 +30,7 @@ WORKFLOW_SCRIPTS = (
     "enqueue_workflow",
     "add_members",
     "bury_expired_members",
+    "complete_members",
 )
 
 
@@ -107,7 +108,20 @@ def pack_records(specs: Sequence[WorkflowSpec]) -> str:
 
 
 def pack_jobs(jobs: Sequence[NewJob]) -> str:
-    return json.dumps([pack_job(job) for job in jobs])
+    """The ``jobs`` argument: one JSON array of jobs, each an array of six strings as ``pack_job`` writes one."""
+    return _PACK.encode(
+        [
+            [
+                job.id,
+                job.queue,
+                job.payload,
+                str(job.max_attempts),
+                "" if job.run_at is None else repr(float(job.run_at)),
+                job.signature,
+            ]
+            for job in jobs
+        ]
+    )
 
 
 def complete_args(lease: Lease, result: str, *, now: float, ttl_s: float, prefix: str, home: str) -> list[Any]:
@@ -232,6 +246,34 @@ class RedisWorkflows:
             lease, result, now=now, ttl_s=result_ttl_s, prefix=self._me.keys.prefix, home=workflow.home
         )
         return bool(self._wf_run("complete_member", keys, args))
+
+    def complete_members(self, items: Sequence[tuple[Lease, str, float, WorkflowRef]], *, now: float) -> list[bool]:
+        """One ``complete_members`` call per run of members of the same queue, all in one round trip on the
+        backend's own wire (the worker's batched acknowledgement; each member still moves its workflow)."""
+        me, scripts = self._me, self._wf_scripts
+        runs: list[tuple[str, list[list[str]]]] = []
+        for lease, result, ttl, workflow in items:
+            if not runs or runs[-1][0] != lease.queue:
+                runs.append((lease.queue, []))
+            runs[-1][1].append([lease.job_id, lease.token, result, _ttl_ms(ttl), workflow.home, workflow.id])
+
+        def commands() -> list[tuple[Any, ...]]:
+            made = []
+            for queue, members in runs:
+                qk = me.queue_keys(queue)
+                args = [repr(now), qk.job_prefix, me.keys.prefix, _PACK.encode(members)]
+                made.append(("EVALSHA", scripts.shas["complete_members"], 1, qk.leases, *args))
+            return made
+
+        if not items:
+            return []
+        try:
+            replies = me._commands(commands())
+        except NoScriptError:
+            with me._errors():
+                scripts.load_all()
+            replies = me._commands(commands())
+        return [flag == "1" for reply in replies for flag in reply]
 
     def fail_member(self, lease: Lease, *, error: ErrorInfo, now: float, workflow: WorkflowRef) -> bool:
         qk = self._me.queue_keys(lease.queue)

@@ -94,6 +94,18 @@ class SQLiteWorkflows:
             flow.member_outcome(workflow, "succeeded", result, "")
         return True
 
+    def complete_members(self, items: Sequence[tuple[Lease, str, float, WorkflowRef]], *, now: float) -> list[bool]:
+        """Every member's completion in one transaction (each as ``complete_member`` would write it)."""
+        done = []
+        with self._me.db.write() as conn:
+            flow = self._flow(conn, now)
+            for lease, result, ttl, workflow in items:
+                written = self._me._complete(conn, (lease, result, ttl), now=now, clock=flow.clock)
+                if written:
+                    flow.member_outcome(workflow, "succeeded", result, "")
+                done.append(written)
+        return done
+
     def fail_member(self, lease: Lease, *, error: ErrorInfo, now: float, workflow: WorkflowRef) -> bool:
         params = {"ns": self._me.ns, "queue": lease.queue, "id": lease.job_id, "token": lease.token}
         with self._me.db.write() as conn:

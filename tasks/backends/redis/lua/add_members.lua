@@ -4,7 +4,7 @@
 -- KEYS[1]  workflow  HASH  the batch record
 -- ARGV[1]  key prefix P, ARGV[2] home queue, ARGV[3] now
 -- ARGV[4]  records   JSON array, as enqueue_workflow's, of the chains among the new members
--- ARGV[5]  jobs      JSON array of packed jobs to enqueue now
+-- ARGV[5]  jobs      JSON array of jobs to enqueue now, each an array as a packed job's
 -- ARGV[6]  members   JSON array of the new members' refs
 -- Returns: 1, or 0 when the batch is not running (cancelled, finished or unknown: nothing is written).
 
@@ -12,7 +12,7 @@ local P, home, now = ARGV[1], ARGV[2], ARGV[3]
 if not tonumber(now) then return redis.error_reply('add_members: ARGV[3] (now) must be a number') end
 local records, jobs, members = cjson.decode(ARGV[4]), cjson.decode(ARGV[5]), cjson.decode(ARGV[6])
 for i, j in ipairs(jobs) do
-  if type(j) ~= 'string' or j == '' or not packed_ok(j) then
+  if not job_ok(j) then
     return redis.error_reply('add_members: job ' .. i .. ' is malformed')
   end
 end
@@ -33,5 +33,5 @@ for _, r in ipairs(records) do
   redis.call('HSET', wk, 'created_at', now)
   for _, s in ipairs(r[4]) do redis.call('RPUSH', wk .. ':steps', s) end
 end
-for _, j in ipairs(jobs) do push_job(P, cjson.decode(j), now) end
+push_jobs(P, jobs, now)
 return 1

@@ -5,7 +5,7 @@
 -- ARGV[1]  key prefix P, ARGV[2] home queue, ARGV[3] now
 -- ARGV[4]  records   JSON array: per record {id, fields (object of strings), members (array), steps (array of
 --                    packed jobs)}
--- ARGV[5]  jobs      JSON array of packed jobs to enqueue now
+-- ARGV[5]  jobs      JSON array of jobs to enqueue now, each an array as a packed job's
 -- Returns: 1, or 0 when a record of that id exists already (nothing is written).
 
 local P, home, now = ARGV[1], ARGV[2], ARGV[3]
@@ -21,7 +21,7 @@ for i, r in ipairs(records) do
   if redis.call('EXISTS', wkey(P, home, r[1])) == 1 then return 0 end
 end
 for i, j in ipairs(jobs) do
-  if type(j) ~= 'string' or j == '' or not packed_ok(j) then
+  if not job_ok(j) then
     return redis.error_reply('enqueue_workflow: job ' .. i .. ' is malformed')
   end
 end
@@ -32,5 +32,5 @@ for _, r in ipairs(records) do
   for _, m in ipairs(r[3]) do redis.call('SADD', wk .. ':members', m) end
   for _, s in ipairs(r[4]) do redis.call('RPUSH', wk .. ':steps', s) end
 end
-for _, j in ipairs(jobs) do push_job(P, cjson.decode(j), now) end
+push_jobs(P, jobs, now)
 return 1

@@ -10,13 +10,18 @@ local function qkey(P, q, part) return P .. ':{' .. q .. '}:' .. part end
 local function jkey(P, q, id) return P .. ':{' .. q .. '}:job:' .. id end
 local function wkey(P, home, id) return P .. ':{' .. home .. '}:wf:' .. id end
 
+-- Is `j` a decoded packed job?
+local function job_ok(j)
+  if type(j) ~= 'table' or #j ~= 6 then return false end
+  for i = 1, 6 do if type(j[i]) ~= 'string' then return false end end
+  return j[4]:find('^%d+$') ~= nil and (j[5] == '' or tonumber(j[5]) ~= nil)
+end
+
 -- Is `text` a packed job (or '' for none)?
 local function packed_ok(text)
   if text == '' then return true end
   local ok, j = pcall(cjson.decode, text)
-  if not ok or type(j) ~= 'table' or #j ~= 6 then return false end
-  for i = 1, 6 do if type(j[i]) ~= 'string' then return false end end
-  return j[4]:find('^%d+$') ~= nil and (j[5] == '' or tonumber(j[5]) ~= nil)
+  return ok and job_ok(j)
 end
 
 -- Store one decoded packed job as queued (or scheduled), as enqueue.lua does; an id that exists is left alone.
@@ -36,6 +41,35 @@ local function push_job(P, j, now)
   end
   redis.call('SADD', P .. ':queues', q)
   return 1
+end
+
+-- push_job for many decoded jobs (a batch's members): one RPUSH per queue and 1000 ids, one wake-up, one SADD.
+local function push_jobs(P, jobs, now)
+  local ready, order = {}, {}
+  for _, j in ipairs(jobs) do
+    local id, q, run_at = j[1], j[2], j[5]
+    local key = jkey(P, q, id)
+    if redis.call('EXISTS', key) == 0 then
+      local due = run_at == '' or tonumber(run_at) <= tonumber(now)
+      if j[6] == '' then
+        redis.call('HSET', key, 'payload', j[3], 'max_attempts', j[4], 'enqueued_at', now, 'state', due and 'queued' or 'scheduled')
+      else
+        redis.call('HSET', key, 'payload', j[3], 'max_attempts', j[4], 'enqueued_at', now, 'state', due and 'queued' or 'scheduled',
+          'sig', j[6])
+      end
+      if not ready[q] then ready[q] = {}; order[#order + 1] = q end
+      if due then ready[q][#ready[q] + 1] = id else redis.call('ZADD', qkey(P, q, 'scheduled'), run_at, id) end
+    end
+  end
+  for _, q in ipairs(order) do
+    local ids = ready[q]
+    for first = 1, #ids, 1000 do
+      redis.call('RPUSH', qkey(P, q, 'ready'), unpack(ids, first, math.min(first + 999, #ids)))
+    end
+    local wake = qkey(P, q, 'wake')
+    if #ids > 0 and redis.call('LLEN', wake) == 0 then redis.call('LPUSH', wake, 1) end
+    redis.call('SADD', P .. ':queues', q)
+  end
 end
 
 local function push_packed(P, text, now)
