@@ -430,3 +430,9 @@ def wf_chaos(key: str, pause_s: float = 0.004) -> str:
     record(key)
     time.sleep(pause_s / 2)
     return key
+
+
+@job(name="tests.wf_cancelled", max_attempts=1)
+def wf_cancelled() -> bool:
+    """Whether this member's batch was cancelled, as it sees it while it runs."""
+    return current_job().cancelled()

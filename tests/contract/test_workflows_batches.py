@@ -151,3 +151,17 @@ def test_a_failing_chain_member_cancels_the_batch(app: Target) -> None:
     assert drain() == []
     progress = handle.progress()
     assert (progress.failed, progress.cancelled, progress.state) == (1, 1, "failed")
+
+
+def test_a_running_member_sees_its_batch_cancelled_and_chain_steps_see_their_chain(app: Target) -> None:
+    # Given a batch whose first member is taken, then cancelled while it "runs"
+    handle = tasks.batch([jobs.wf_cancelled.prepare(), jobs.wf_step.prepare("never")]).delay()
+    [lease] = take()
+    assert handle.cancel()
+    assert run(lease)
+    assert handle.results() == {lease.job_id: True}
+
+    # And a chain's step sees its chain (and no batch)
+    chain = tasks.chain(jobs.wf_seen.prepare("step")).delay()
+    drain()
+    assert chain.result() == ["step", None, chain.id]
