@@ -147,12 +147,14 @@ class BatchHandle(_Handle):
         """More members for this running batch, sent in one atomic step (also from inside a member:
         ``current_job().batch.add([...])``); ``RuntimeError`` once the batch ended or was cancelled."""
         from ..config import settings
-        from .api import batch, build_members
+        from .api import _check_slots, batch, build_members
 
         built = batch(members)  # checks the members
         now = time.time()
+        backend = _backend()
         specs, jobs, refs = build_members(built.members, self.ref, now=now, secret=settings().secret)
-        if not _backend().add_members(self.ref, specs, jobs, refs, now=now):
+        _check_slots(backend, self.ref.home, {job.queue for job in jobs})
+        if not backend.add_members(self.ref, specs, jobs, refs, now=now):
             raise RuntimeError(f"batch {self.id} is not running (it ended or was cancelled): nothing was added")
 
     def results(self) -> dict[str, Any]:
