@@ -160,7 +160,8 @@ class Batch:
         home = home_of(self.members[0])
         ref = WorkflowRef(home, producer.new_job_id())
         specs, jobs, refs = build_members(self.members, ref, now=now, secret=secret)
-        _check_slots(backend, home, {j.queue for j in jobs} | {c.queue for c in self.callbacks.values()})
+        later = {job.queue for spec in specs for job in (*spec.steps, spec.on_failure) if job is not None}
+        _check_slots(backend, home, {j.queue for j in jobs} | later | {c.queue for c in self.callbacks.values()})
         built = {k: c.build(now=now, secret=secret, workflow=ref, role="c") for k, c in self.callbacks.items()}
         spec = WorkflowSpec(
             ref=ref,
