@@ -284,8 +284,8 @@ class Backend(ABC):
         raise NotImplementedError(f"{type(self).__name__} does not run workflows")
 
     def cancel_workflow(self, workflow: WorkflowRef, *, now: float) -> bool:
-        """A running batch -> cancelled, its members not yet started -> ``cancelled`` (they never run);
-        ``False`` when it was not running."""
+        """A running batch -> cancelled, its members not yet started -> ``cancelled`` (they never run); a running
+        chain -> cancelled, its step not yet started -> ``cancelled``. ``False`` when it was not running."""
         raise NotImplementedError(f"{type(self).__name__} does not run workflows")
 
     def add_members(

@@ -179,6 +179,11 @@ class ChainHandle(_Handle):
 
     kind: WorkflowKind = "chain"
 
+    def cancel(self) -> bool:
+        """Cancel the chain: a step not yet started never runs and the chain ends now (its batch counts it
+        cancelled); a step already running finishes, no later step starts. ``False`` when it had ended."""
+        return _backend().cancel_workflow(self.ref, now=time.time())
+
     def error(self) -> dict[str, str] | None:
         """The error of the step that ended the chain (type, message, traceback), or ``None``."""
         text = self.info().error

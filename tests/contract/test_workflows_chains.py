@@ -7,7 +7,7 @@ import pytest
 
 import tasks
 from tasks.model import ErrorInfo, Lease
-from tasks.workflows.records import member_of
+from tasks.workflows.records import WorkflowRef, member_of
 from tests import jobs
 from tests.contract.conftest import Target
 from tests.contract.workflow_support import backend, drain, run, take
@@ -93,3 +93,27 @@ def test_wrong_arguments_are_refused_before_anything_is_sent(app: Target) -> Non
     with pytest.raises(ValueError):
         tasks.chain()
     assert take() == []
+
+
+def test_cancel_stops_a_chain_and_its_batch_counts_it(app: Target) -> None:
+    # Given a lone chain, and a batch of a chain and a plain member
+    lone = tasks.chain(jobs.wf_step.prepare("a"), jobs.wf_step.prepare("b")).delay()
+    inner = tasks.chain(jobs.wf_step.prepare("c"), jobs.wf_step.prepare("d"))
+    outer = tasks.batch([inner, jobs.wf_step.prepare("e")]).finally_(jobs.wf_seen.prepare("f")).delay()
+    [chain_id] = [member for queue, member in backend().workflow_members(outer.ref) if not queue]
+    inner_handle = tasks.ChainHandle(WorkflowRef(outer.ref.home, chain_id))
+
+    # When the lone chain is cancelled before it starts, and the inner one while its step runs
+    assert lone.cancel() and not lone.cancel()
+    [first, *_] = take(count=1)
+    assert '"args":["c"]' in first.payload
+    assert inner_handle.cancel()
+    assert run(first)
+
+    # Then no later step ran; the lone chain ended at once; the batch counted the inner chain cancelled
+    assert lone.progress().state == "cancelled"
+    assert inner_handle.progress().state == "cancelled"
+    assert drain() == ["tests.wf_step", "tests.wf_seen"]  # the plain member, then finally_
+    progress = outer.progress()
+    assert (progress.succeeded, progress.cancelled, progress.state) == (1, 1, "cancelled")
+

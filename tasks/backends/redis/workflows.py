@@ -283,7 +283,8 @@ class RedisWorkflows:
 
     def cancel_workflow(self, workflow: WorkflowRef, *, now: float) -> bool:
         keys = [self._me.keys.workflow(*workflow)]
-        return bool(self._wf_run("cancel_workflow", keys, [self._me.keys.prefix, workflow.home, repr(now)]))
+        args = [self._me.keys.prefix, workflow.home, repr(now), workflow.id]
+        return bool(self._wf_run("cancel_workflow", keys, args))
 
     def add_members(
         self,

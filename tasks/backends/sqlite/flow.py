@@ -175,6 +175,12 @@ class Flow:
         self.finish(chain)
         return True
 
+    def cancel_chain(self, chain: WorkflowRef, *, parent: str) -> None:
+        """``cancel()`` of a running chain: it ends now when its step had not started (and its batch counts it
+        cancelled), else when that step ends."""
+        if self.cancel_member(chain, "", chain.id, self.ttl(chain)) and parent:
+            self.batch_outcome(WorkflowRef(chain.home, parent), "cancelled")
+
     def settle(self, ref: WorkflowRef) -> None:
         row = self.conn.execute(_COUNTERS, self.p(ref)).fetchone()
         decision = policy.settle(self.counters(row))

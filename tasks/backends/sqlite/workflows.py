@@ -119,8 +119,11 @@ class SQLiteWorkflows:
         with self._me.db.write() as conn:
             flow = self._flow(conn, now)
             row = conn.execute(_COUNTERS, flow.p(workflow)).fetchone()
-            if row is None or row[5] != "running" or row[7] is not None or flow.kind(workflow) != "batch":
+            if row is None or row[5] != "running" or row[7] is not None:
                 return False
+            if flow.kind(workflow) == "chain":
+                flow.cancel_chain(workflow, parent=str(row[9]))
+                return True
             counters = policy.cancel_batch(flow.counters(row))
             flow.save(workflow, counters)
             flow.cancel_rest(workflow)
