@@ -52,7 +52,10 @@ class JobContext:
         return chain_of(self.payload)
 
     def cancelled(self) -> bool:
-        """Whether this job's batch was cancelled: a long member may poll this and stop early."""
+        """Whether this job's batch or chain was cancelled: a long member may poll this and stop early."""
+        chain = self.chain
+        if chain is not None and chain.cancelled():
+            return True
         batch = self.batch
         return batch is not None and batch.cancelled()
 
