@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit install mutants bench bench-smoke clean example-fastapi example-django
+.PHONY: demo test lint types unit install mutants bench bench-smoke bench-workflows clean example-fastapi example-django
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,3 +62,7 @@ bench: $(BENCH_STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/runner.py --smoke
+
+# Workflow figures (batch send vs bulk, batch-member drain vs plain, chain hand-off): docs/workflows.md
+bench-workflows: $(STAMP)
+	$(BIN)/python bench/workflows.py

@@ -25,11 +25,16 @@ from .limits import RateLimit
 from .observe.middleware import Dispatch, Middleware, RunOutcome
 from .producer import bulk
 from .queue import FailedRecord, Queue, queue
+from .workflows.api import batch, chain, find_batch, find_chain
+from .workflows.handles import BatchHandle, BatchProgress, ChainHandle
 
 __all__ = [
     "AsyncJob",
     "BackendUnavailable",
+    "BatchHandle",
+    "BatchProgress",
     "Call",
+    "ChainHandle",
     "ConfigurationError",
     "Dispatch",
     "Fail",
@@ -48,11 +53,15 @@ __all__ = [
     "SerializationError",
     "SignatureError",
     "TasksError",
+    "batch",
     "bulk",
     "call",
+    "chain",
     "configure",
     "current_job",
     "dispatch",
+    "find_batch",
+    "find_chain",
     "job",
     "limits",
     "queue",

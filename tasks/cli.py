@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("schedules", "list cron schedules with their next fire time and last run", run_schedules)
     add_observe_commands(command)
     flow_commands(command, with_queue)
+    from .workflows.cli import add_commands as add_workflow_commands
+
+    add_workflow_commands(command)
     return parser
 
 

@@ -8,7 +8,10 @@ import time
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .workflows.handles import BatchHandle, ChainHandle
 
 R = TypeVar("R")
 
@@ -27,6 +30,8 @@ class JobContext:
     enqueued_at: float
     started_at: float
     logger: logging.Logger = field(default=logging.getLogger("tasks.job"), repr=False)
+    #: The job's payload, read only for what it tells of the job's workflow (``batch``, ``chain``).
+    payload: str = field(default="", repr=False)
 
     def log(self, msg: str, *args: object, level: int = logging.INFO) -> None:
         """Log through the worker's logger, tagged with the job's id and name."""
@@ -44,12 +49,33 @@ class JobContext:
             return False
         return report(self.queue, self.id, fraction, note)
 
+    @property
+    def batch(self) -> BatchHandle | None:
+        """The batch this job belongs to (as a member, a member chain's step, or a callback), or ``None``."""
+        from .workflows.handles import batch_of
+
+        return batch_of(self.payload)
+
+    @property
+    def chain(self) -> ChainHandle | None:
+        """The chain this job is a step (or the ``on_failure``) of, or ``None``."""
+        from .workflows.handles import chain_of
+
+        return chain_of(self.payload)
+
     def cancelled(self) -> bool:
-        """``True`` once an abort was asked for this job (``handle.cancel(abort=True)``), within a heartbeat: a
-        long job should look now and then and return early. Without that, its process is stopped after the grace."""
+        """``True`` once this job should stop: an abort was asked for it (``handle.cancel(abort=True)``; seen within
+        a heartbeat), or its batch or chain was cancelled. A long job should look now and then and return early;
+        an aborted one that does not is stopped after the worker's grace."""
         from .observe.progress import abort_asked
 
-        return abort_asked(self.id)
+        if abort_asked(self.id):
+            return True
+        chain = self.chain
+        if chain is not None and chain.cancelled():
+            return True
+        batch = self.batch
+        return batch is not None and batch.cancelled()
 
 
 def current_job() -> JobContext:

@@ -49,6 +49,8 @@ class JobHandle(Generic[R]):
             status = self._fetch()
             if status.state == "succeeded":
                 return self._decode(status)  # type: ignore[no-any-return]
+            if status.state == "cancelled":
+                raise JobCancelled(self.id)
             if status.state == "failed":
                 error = status.error
                 raise JobFailed(
@@ -57,8 +59,6 @@ class JobHandle(Generic[R]):
                     error.message if error else "",
                     error.traceback if error else "",
                 )
-            if status.state == "cancelled":
-                raise JobCancelled(self.id)
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(self._still(status.state, timeout))
             wait = pause if deadline is None else min(pause, max(0.0, deadline - time.monotonic()))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
 from typing_extensions import ParamSpec, Self
 
@@ -23,6 +23,9 @@ from .handle import JobHandle
 from .limits.dispatch import send_flow, with_flow
 from .registry import JobDefinition, check_queue_name, lookup
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .workflows.calls import Call as PreparedCall
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,6 +60,14 @@ class Dispatcher(Generic[P, R]):
     def later(self, when: When, /, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         """Enqueue the job to run at ``when``: seconds (or a ``timedelta``) from now, or an aware ``datetime``."""
         return self._send(replace(self.options, run_at=run_at_from(when, now=time.time())), args, kwargs)
+
+    def prepare(self, *args: P.args, **kwargs: P.kwargs) -> PreparedCall[R]:
+        """The job with these arguments, not sent: a member of a ``chain`` or a ``batch`` (checked when it is built)."""
+        return _prepare(self, args, kwargs, False)  # type: ignore[no-any-return]
+
+    def prepare_piped(self, *args: Any, **kwargs: Any) -> PreparedCall[R]:
+        """A step of a piping chain: the previous step's result comes first, then these arguments."""
+        return _prepare(self, args, kwargs, True)  # type: ignore[no-any-return]
 
     def on(self, queue: str) -> Self:
         """The same job, dispatched to ``queue``."""
@@ -253,3 +264,9 @@ def _positive(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
         raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def _prepare(dispatcher: Dispatcher[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any], piped: bool) -> Any:
+    from .workflows.calls import Call as PreparedCall
+
+    return PreparedCall(dispatcher.options, args, kwargs, dispatcher._check, piped=piped)

@@ -482,3 +482,56 @@ def rate_limited(n: int) -> str:
 @job(name="tests.reindex", debounce=1, unique_key=lambda doc_id, **_: doc_id)
 def reindex(doc_id: int, version: int) -> str:
     return _timed_record("reindex", f"{doc_id}:{version}", 0)
+# --- jobs of the workflow suites (tests/contract/test_workflows_*.py, tests/worker/test_workflows*.py) ---------
+
+
+@job(name="tests.wf_step", max_attempts=5, backoff=0)
+def wf_step(key: str, pause_s: float = 0.0) -> str:
+    """Record ``key`` (when ``TASKS_TEST_RECORD`` is set) after an optional pause; returns ``key``."""
+    if pause_s:
+        time.sleep(pause_s)
+    if "TASKS_TEST_RECORD" in os.environ:
+        record(key)
+    return key
+
+
+@job(name="tests.wf_double", max_attempts=2, backoff=0)
+def wf_double(value: int, plus: int = 0) -> int:
+    return value * 2 + plus
+
+
+@job(name="tests.wf_boom", max_attempts=1)
+def wf_boom(message: str = "boom") -> None:
+    raise Fail(message)
+
+
+@job(name="tests.wf_seen", max_attempts=3, backoff=0)
+def wf_seen(tag: str) -> list[object]:
+    """What the job sees of its workflow: its batch's id and its chain's id (``None`` when it has none)."""
+    ctx = current_job()
+    batch, chain = ctx.batch, ctx.chain
+    return [tag, batch.id if batch else None, chain.id if chain else None]
+
+
+@job(name="tests.wf_grow", max_attempts=3, backoff=0)
+def wf_grow(n: int) -> int:
+    """Adds ``n`` more members to its own batch, from inside it."""
+    batch = current_job().batch
+    assert batch is not None
+    batch.add([wf_step.prepare(f"grown-{i}") for i in range(n)])
+    return n
+
+
+@job(name="tests.wf_chaos", max_attempts=25, backoff=0)
+def wf_chaos(key: str, pause_s: float = 0.004) -> str:
+    """``chaos_record`` for workflow members: enough attempts to outlive every kill of the chaos test."""
+    time.sleep(pause_s / 2)
+    record(key)
+    time.sleep(pause_s / 2)
+    return key
+
+
+@job(name="tests.wf_cancelled", max_attempts=1)
+def wf_cancelled() -> bool:
+    """Whether this member's batch was cancelled, as it sees it while it runs."""
+    return current_job().cancelled()

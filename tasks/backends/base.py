@@ -41,6 +41,7 @@ from ..model import (
     QueueStats,
     WorkerInfo,
 )
+from ..workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec
 
 
 class Backend(ABC):
@@ -258,6 +259,7 @@ class Backend(ABC):
     def abort(self, lease: Lease, *, now: float) -> bool:
         """running -> cancelled, for a job whose abort was asked and was stopped; ``False`` for a stale lease."""
         raise NotImplementedError(f"{type(self).__name__} does not abort jobs yet")
+
     # --- flow control (tasks.limits) -------------------------------------------------------------------------
 
     def enqueue_flow(self, job: NewJob, flow: JobFlow, *, now: float) -> tuple[str, bool]:
@@ -299,3 +301,62 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook: most backends have nothing to release
         """Release connections; the backend may not be used afterwards."""
+
+    # --- workflows (tasks/workflows): chains and batches, each outcome one atomic transition -------------------
+
+    def enqueue_workflow(self, specs: Sequence[WorkflowSpec], jobs: Sequence[NewJob], *, now: float) -> bool:
+        """Write the records ``specs`` (a batch and its chains, or one chain; one home queue) and enqueue ``jobs``
+        (their first members) in one step; ``False``, with nothing written, when the first record exists."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")
+
+    def complete_member(
+        self, lease: Lease, result: str, *, now: float, result_ttl_s: float, workflow: WorkflowRef
+    ) -> bool:
+        """``complete`` of a workflow member and, in the same transition, what its workflow does next: a chain's
+        next step enqueued, a batch's counters moved and its callbacks enqueued once nothing is pending.
+        A stale token changes nothing (no step, no counter, no callback)."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")
+
+    def complete_members(self, items: Sequence[tuple[Lease, str, float, WorkflowRef]], *, now: float) -> list[bool]:
+        """``complete_member`` for each ``(lease, result, result_ttl_s, workflow)``; backends fold it into fewer
+        round trips (each member still one atomic transition)."""
+        return [
+            self.complete_member(lease, result, now=now, result_ttl_s=ttl, workflow=workflow)
+            for lease, result, ttl, workflow in items
+        ]
+
+    def fail_member(self, lease: Lease, *, error: ErrorInfo, now: float, workflow: WorkflowRef) -> bool:
+        """``fail`` of a workflow member and, in the same transition: a chain ends and its ``on_failure`` is
+        enqueued; a batch counts the failure, fires ``catch`` on the first, and (unless failures are allowed)
+        cancels its members not yet started."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")
+
+    def cancel_workflow(self, workflow: WorkflowRef, *, now: float) -> bool:
+        """A running batch -> cancelled, its members not yet started -> ``cancelled`` (they never run); a running
+        chain -> cancelled, its step not yet started -> ``cancelled``. ``False`` when it was not running."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")
+
+    def add_members(
+        self,
+        batch: WorkflowRef,
+        specs: Sequence[WorkflowSpec],
+        jobs: Sequence[NewJob],
+        members: Sequence[tuple[str, str]],
+        *,
+        now: float,
+    ) -> bool:
+        """Add ``members`` (their chains' records ``specs``, their first jobs ``jobs``) to a running batch;
+        ``False``, with nothing written, when it is not running."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")
+
+    def workflow_info(self, workflow: WorkflowRef) -> WorkflowInfo | None:
+        """A batch's or chain's counters and state, or ``None`` once its record expired or never existed."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")
+
+    def workflow_members(self, workflow: WorkflowRef) -> list[tuple[str, str]]:
+        """What a batch waits for: ``(queue, job id)`` of its jobs, ``("", chain id)`` of its chains."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")
+
+    def workflows(self, *, limit: int = 50) -> list[WorkflowInfo]:
+        """The newest batches and lone chains whose records have not expired, newest first."""
+        raise NotImplementedError(f"{type(self).__name__} does not run workflows")

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ from ..observe import middleware
 from ..registry import JobDefinition
 from ..retry import RetryPolicy, backoff_delay, has_attempts_left, unknown_job_run_at
 from ..serialization import Envelope, PayloadError, Serializer, decode_envelope, get_serializer, verify
+from ..workflows.records import WorkflowRef, workflow_member
 
 log = logging.getLogger("tasks.worker")
 
@@ -100,6 +101,7 @@ def _context(envelope: Envelope, lease: Lease) -> JobContext:
         max_attempts=lease.max_attempts,
         enqueued_at=lease.enqueued_at,
         started_at=lease.started_at,
+        payload=lease.payload,
     )
 
 
@@ -203,7 +205,11 @@ def run(
 
 
 def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: float) -> bool:
-    """The one transition ``outcome`` calls for; ``False`` when the lease was lost (the write is refused)."""
+    """The one transition ``outcome`` calls for; ``False`` when the lease was lost (the write is refused).
+    A workflow member's success and failure go through the member transitions (they move its workflow too)."""
+    workflow = workflow_member(lease.payload)
+    if workflow is not None and isinstance(outcome, (Completed, Dead)):
+        return apply_member_outcome(backend, lease, outcome, workflow, now=now)
     if isinstance(outcome, Completed):
         return backend.complete(lease, outcome.result, now=now, result_ttl_s=outcome.result_ttl_s)
     if isinstance(outcome, RetryAt):
@@ -213,6 +219,27 @@ def apply_outcome(backend: Backend, lease: Lease, outcome: Outcome, *, now: floa
     if isinstance(outcome, Aborted):
         return backend.abort(lease, now=now)
     return backend.fail(lease, error=outcome.error, now=now)
+
+
+def apply_member_outcome(
+    backend: Backend, lease: Lease, outcome: Completed | Dead, workflow: WorkflowRef, *, now: float
+) -> bool:
+    if isinstance(outcome, Completed):
+        ttl = outcome.result_ttl_s
+        return backend.complete_member(lease, outcome.result, now=now, result_ttl_s=ttl, workflow=workflow)
+    return backend.fail_member(lease, error=outcome.error, now=now, workflow=workflow)
+
+
+def complete_members(backend: Backend, items: Sequence[tuple[Lease, Completed]], *, now: float) -> list[bool]:
+    """The successes of workflow members, each through ``complete_member``, in as few round trips as the backend
+    allows; ``False`` for a lease that was lost."""
+    batch = []
+    for lease, done in items:
+        workflow = workflow_member(lease.payload)
+        if workflow is None:
+            raise ValueError(f"job {lease.job_id} is not a workflow member")
+        batch.append((lease, done.result, done.result_ttl_s, workflow))
+    return backend.complete_members(batch, now=now)
 
 
 async def _with_async_timeout(coro: Any, timeout_s: float | None) -> Any:

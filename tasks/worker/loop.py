@@ -37,6 +37,7 @@ from ..observe.middleware import job_extra
 from ..registry import JobDefinition
 from ..retry import UNKNOWN_JOB_GRACE_S
 from ..serialization import Envelope
+from ..workflows.records import workflow_member
 from . import executor
 from .async_runner import AsyncRunner
 from .heartbeat import Heartbeat
@@ -227,16 +228,24 @@ class Worker:
     def _write_rare(self, pending: list[tuple[Lease, Outcome]]) -> list[tuple[Lease, Completed]]:
         """Apply retry and fail outcomes (each one atomic transition); returns the successes to acknowledge."""
         acks: list[tuple[Lease, Completed]] = []
+        members: list[tuple[Lease, Completed]] = []  # workflow members' successes: one round trip for all
         for index, (lease, outcome) in enumerate(pending):
             if isinstance(outcome, Completed):
-                acks.append((lease, outcome))
+                (acks if workflow_member(lease.payload) is None else members).append((lease, outcome))
                 continue
             try:
                 written = executor.apply_outcome(self.backend, lease, outcome, now=self.clock())
             except Exception:
-                self._ledger.restore_pending([*acks, *pending[index:]])
+                self._ledger.restore_pending([*acks, *members, *pending[index:]])
                 raise
             self._ledger.settle([lease], [written])
+        if members:
+            try:
+                written_members = executor.complete_members(self.backend, members, now=self.clock())
+            except Exception:
+                self._ledger.restore_pending([*acks, *members])
+                raise
+            self._ledger.settle([lease for lease, _ in members], written_members)
         return acks
 
     def _write_pending(self) -> None:

@@ -561,4 +561,34 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         "a job held by a rate limit would be due at once and spin through the reserve",
     ),
+    # --- workflows: chains and batches ------------------------------------------------------------------------
+    Mutant(
+        "lua-workflow-cancel-skips-queued-members", "redis-lua", f"{LUA}/workflow_lib.lua",
+        "  if state == 'queued' then", "  if state == 'never' then",
+        (f"{CONTRACT}/test_workflows_batches.py::test_a_cancelled_member_never_runs_and_its_result_raises[memory]",),
+        "a cancelled batch's members waiting in their queue would still run",
+    ),
+    Mutant(
+        "lua-workflow-member-completion-ignores-token", "redis-lua", f"{LUA}/complete_member.lua",
+        "if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end", "",
+        (f"{CONTRACT}/test_workflows_chains.py::test_a_stale_completion_enqueues_nothing_and_counts_nothing[memory]",),
+        "a stale worker's late success would enqueue the next step a second time",
+    ),
+    Mutant(
+        "sqlite-workflow-no-cancel-on-failure", "sqlite", "tasks/workflows/policy.py",
+        "    if not after.allow_failures and after.state == \"running\":",
+        "    if False:",
+        (
+            f"{CONTRACT}/test_workflows_batches.py::"
+            "test_the_first_failure_fires_catch_and_cancels_the_members_not_yet_started[sqlite]",
+        ),
+        "a failed batch would run every member left instead of cancelling them",
+    ),
+    Mutant(
+        "worker-treats-members-as-plain-jobs", "worker", "tasks/workflows/records.py",
+        "    return ref.workflow if ref is not None and ref.role == \"m\" else None",
+        "    return None",
+        (f"{CONTRACT}/test_workflows_chains.py::test_a_chain_runs_its_steps_in_order_one_at_a_time[memory]",),
+        "a member's outcome would be written by the plain transition: its chain would stop after the first step",
+    ),
 )  # fmt: skip

@@ -24,6 +24,7 @@ from .observe import RedisObserve, metric_keys, sample_args
 from .reads import JOB_INFO_FIELDS, job_info_from_fields
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
+from .workflows import RedisWorkflows
 
 #: How replies are decoded: bytes that are not UTF-8 become surrogate escapes (and are encoded back the same way).
 TOLERANT = "surrogateescape"
@@ -37,7 +38,7 @@ _memory_servers: dict[str, Any] = {}
 _memory_lock = threading.Lock()
 
 
-class RedisBackend(RedisObserve, RedisFlowControl, Backend):
+class RedisBackend(RedisObserve, RedisFlowControl, RedisWorkflows, Backend):
     """Backend over one ``redis.Redis`` client (thread-safe: redis-py pools its connections)."""
 
     def __init__(
@@ -287,6 +288,8 @@ class RedisBackend(RedisObserve, RedisFlowControl, Backend):
         """Also reports, at most once a minute per queue, a queue one of whose keys holds the wrong type (written
         by hand, say): the scripts leave such a queue untouched, and the other queues go on."""
 
+        burials = self._bury_expired_members(queues, now=now, limit=limit)
+
         def build(pipe: Any) -> None:
             for queue in queues:
                 qk = self.keys.queue(queue)
@@ -304,7 +307,7 @@ class RedisBackend(RedisObserve, RedisFlowControl, Backend):
                     queue,
                     ", ".join((qk.ready, qk.scheduled, qk.leases, qk.wake, qk.failed)),
                 )
-        return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies)
+        return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies) + burials
 
     # --- inspecting and managing -----------------------------------------------------------------------------
 

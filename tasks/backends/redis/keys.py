@@ -103,3 +103,14 @@ class Keys:
     def metrics(self, queue: str, minute: int | str) -> str:
         """HASH job name -> its packed counters (tasks/observe/series.py) for ``queue`` in one minute (epoch s)."""
         return f"{self.prefix}:{{{queue}}}:metrics:{minute}"
+
+    # --- workflows (tasks/workflows); lua/workflow_lib.lua builds the same names from the prefix ---------------
+
+    def workflow(self, home: str, workflow_id: str) -> str:
+        """HASH of one batch or chain, under its home queue's hash tag (with ``:members`` SET and ``:steps`` LIST)."""
+        return f"{self.prefix}:{{{home}}}:wf:{workflow_id}"
+
+    @property
+    def workflows(self) -> str:
+        """ZSET '<home><TAB><id>' -> created_at: the batches, newest last (for listings; pruned as records expire)."""
+        return f"{self.prefix}:workflows"

@@ -44,6 +44,7 @@ from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
 from .flow import SQLiteFlowControl
 from .observe import SQLiteObserve
+from .workflows import SQLiteWorkflows
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -82,7 +83,7 @@ class _Positions:
         return None if sane is None else int(sane)
 
 
-class SQLiteBackend(SQLiteObserve, SQLiteFlowControl, Backend):
+class SQLiteBackend(SQLiteObserve, SQLiteFlowControl, SQLiteWorkflows, Backend):
     """Backend over one SQLite file, safe for many threads and processes of one machine."""
 
     def __init__(
@@ -340,6 +341,7 @@ class SQLiteBackend(SQLiteObserve, SQLiteFlowControl, Backend):
                 ).fetchall():
                     if not (type(attempts) is int and type(max_attempts) is int) or attempts >= max_attempts:
                         conn.execute(sql.BURY, {"rowid": rowid, "now": now, "error": _lost(attempts, max_attempts)})
+                        self._buried_member(conn, rowid, now=now)
                         failed += 1
                     else:
                         conn.execute(sql.REQUEUE, {"rowid": rowid, "seq": positions.tail(queue)})
