@@ -15,9 +15,9 @@ import redis
 from redis.exceptions import NoScriptError
 
 from ...errors import BackendUnavailable, ConfigurationError
-from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
+from ...model import ErrorInfo, FailedJob, JobInfo, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
-from . import calls
+from . import calls, listing
 from .keys import Keys, QueueKeys
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
@@ -333,6 +333,10 @@ class RedisBackend(Backend):
         if failed_at is None:
             return None
         return FailedJob(job_id, queue, payload or "", _count(attempts), ErrorInfo.from_json(error), float(failed_at))
+
+    def jobs(self, queue: str, state: JobState, *, limit: int = 50, offset: int = 0) -> list[JobInfo]:
+        with self._errors():
+            return listing.list_jobs(self.client, self.keys.queue(queue), queue, state, limit, offset)
 
     def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
         qk = self.keys.queue(queue)

@@ -25,10 +25,23 @@ from pathlib import Path
 from typing import Any, cast
 
 from ... import records
-from ...model import ErrorInfo, FailedJob, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo, reserved_lease
+from ...model import (
+    ErrorInfo,
+    FailedJob,
+    JobInfo,
+    JobState,
+    JobStatus,
+    Lease,
+    NewJob,
+    QueueStats,
+    WorkerInfo,
+    reserved_lease,
+)
 from ..base import Backend
+from ..listing import FALLBACK_STATE, check_page
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
+from .listing import listed_job
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -352,6 +365,14 @@ class SQLiteBackend(Backend):
             return None
         _, payload, attempts, error, failed_at = row
         return FailedJob(job_id, queue, str(payload), _count(attempts), ErrorInfo.from_json(error), float(failed_at))
+
+    def jobs(self, queue: str, state: JobState, *, limit: int = 50, offset: int = 0) -> list[JobInfo]:
+        index = check_page(state, limit, offset)
+        if index is None or limit == 0:
+            return []
+        with self.db.read() as conn:
+            rows = conn.execute(sql.LIST_JOBS[index], self._p(queue, limit=limit, offset=offset)).fetchall()
+        return [listed_job(queue, row, FALLBACK_STATE[index]) for row in rows]
 
     def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
         if ids is not None and not ids:
