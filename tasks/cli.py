@@ -14,6 +14,7 @@ from .app import load_app, project_settings, require_jobs
 from .backends.base import Backend
 from .commands import CommandError, run_clear, run_failed, run_queues, run_retry, run_schedules, run_workers
 from .console import tolerant_output
+from .dashboard import serve as dashboard_serve
 from .errors import BackendUnavailable, ConfigurationError
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
@@ -142,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("workers", "list live workers", run_workers)
     with_modules(command("scheduler", "fire cron schedules (every worker also runs a scheduler)", run_scheduler))
     command("schedules", "list cron schedules with their next fire time and last run", run_schedules)
+    dashboard = command("dashboard", "serve the web dashboard (needs tasks[dashboard])", run_dashboard)
+    with_modules(dashboard)
+    dashboard_serve.add_options(dashboard)
     return parser
 
 
@@ -298,6 +302,12 @@ def run_scheduler(args: argparse.Namespace) -> int:
     )
     cron.run()
     return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """The web dashboard, in the foreground; the modules named make their queues and schedules show."""
+    load_app(modules_of(args), required=False)
+    return dashboard_serve.serve(args)
 
 
 def _positive_int(text: str) -> int:

@@ -89,12 +89,15 @@ def overview(backend: Backend, *, now: float) -> Overview:
     return Overview(rows, len(workers), metric_series(backend, now=now), totals)
 
 
-def list_jobs(backend: Backend, queue: str, state: JobState, *, limit: int, offset: int, name: str) -> list[JobInfo]:
-    """A page of ``queue``'s jobs in ``state``; with ``name``, only the jobs of that name on this page."""
+def list_jobs(
+    backend: Backend, queue: str, state: JobState, *, limit: int, offset: int, name: str
+) -> tuple[list[JobInfo], bool]:
+    """A page of ``queue``'s jobs in ``state`` and whether more follow; with ``name``, only the jobs whose name
+    contains it (filtered within the page: the indexes know ids, not names)."""
     from .payload import job_name
 
     found = backend.jobs(queue, state, limit=limit, offset=offset)
-    return [info for info in found if not name or name in job_name(info.payload)]
+    return [info for info in found if not name or name in job_name(info.payload)], len(found) == limit
 
 
 def job_info(backend: Backend, queue: str, job_id: str) -> JobInfo | None:
