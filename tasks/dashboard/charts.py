@@ -40,8 +40,8 @@ class Chart:
 
 
 def minutes(now: float, window_s: float) -> list[float]:
-    """The minute starts of the window ending at ``now``, oldest first."""
-    last = now // 60 * 60
+    """The starts of the whole minutes of the window ending at ``now``, oldest first."""
+    last = now // 60 * 60 - 60  # the last whole minute: the current one is still filling
     count = int(window_s // 60)
     return [last - 60 * (count - 1 - i) for i in range(count)]
 

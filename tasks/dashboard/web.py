@@ -59,6 +59,8 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(utc=_utc, ago=_ago, duration=_duration)
+    macros = env.get_template("macros.html").module  # globals: a page's live block is rendered on its own too
+    env.globals.update(action=macros.action, chart=macros.chart)  # type: ignore[attr-defined]
     return env
 
 
