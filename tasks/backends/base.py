@@ -233,6 +233,11 @@ class Backend(ABC):
     def last_tick(self, schedule: str) -> float | None:
         """The latest tick claimed for ``schedule``, or ``None``."""
 
+    def last_ticks(self, schedules: Sequence[str]) -> dict[str, float | None]:
+        """``last_tick`` of each of ``schedules``, for a listing of many (the dashboard's Schedules page); backends
+        read them all in one round trip."""
+        return {name: self.last_tick(name) for name in schedules}
+
     @abstractmethod
     def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
         """Announce (or refresh) a live worker; it disappears ``ttl_s`` after its last refresh."""

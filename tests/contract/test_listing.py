@@ -117,3 +117,13 @@ def test_a_damaged_record_is_listed_rather_than_failing_the_page(backend: Backen
 
     ok, bad = backend.jobs("q", "queued")
     assert ok.id == "ok" and (bad.id, bad.state, bad.attempts, bad.enqueued_at) == ("bad", "queued", 0, None)
+
+
+def test_last_ticks_reads_the_last_tick_of_many_schedules_at_once(backend: Backend) -> None:
+    assert backend.claim_tick("a", 100.0) and backend.claim_tick("a", 160.0) and backend.claim_tick("c", 50.5)
+    names = ["a", "b", "c", *(f"many-{i}" for i in range(1200))]  # more than one SQL statement's worth
+    ticks = backend.last_ticks(names)
+    assert list(ticks) == names
+    assert (ticks["a"], ticks["b"], ticks["c"], ticks["many-1199"]) == (160.0, None, 50.5, None)
+    assert ticks == {name: backend.last_tick(name) for name in names}
+    assert backend.last_ticks([]) == {}

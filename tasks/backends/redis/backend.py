@@ -366,6 +366,15 @@ class RedisBackend(Backend):
             score = self.client.zscore(self.keys.cron_ticks, schedule)
         return None if score is None else float(score)
 
+    def last_ticks(self, schedules: Sequence[str]) -> dict[str, float | None]:
+        names = list(dict.fromkeys(schedules))
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                pipe.zscore(self.keys.cron_ticks, name)
+            scores = pipe.execute() if names else []
+        return {name: None if score is None else float(score) for name, score in zip(names, scores)}
+
     def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
         with self._errors():
             pipe = self.client.pipeline(transaction=False)

@@ -406,6 +406,17 @@ class SQLiteBackend(Backend):
             row = conn.execute(sql.LAST_TICK, {"ns": self.ns, "schedule": schedule}).fetchone()
         return None if row is None else float(row[0])
 
+    def last_ticks(self, schedules: Sequence[str]) -> dict[str, float | None]:
+        found: dict[str, float | None] = dict.fromkeys(schedules)
+        names = list(found)
+        with self.db.read() as conn:
+            for start in range(0, len(names), 500):  # within SQLite's limit on parameters
+                chunk = names[start : start + 500]
+                params = {"ns": self.ns, **{f"s{i}": name for i, name in enumerate(chunk)}}
+                query = sql.LAST_TICKS.format(names=", ".join(f":s{i}" for i in range(len(chunk))))
+                found.update((str(name), float(tick)) for name, tick in conn.execute(query, params))
+        return found
+
     def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
         with self.db.write() as conn:
             conn.execute(

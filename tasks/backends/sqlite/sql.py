@@ -197,7 +197,11 @@ SELECT id, state, attempts, max_attempts, payload, enqueued_at, started_at, coal
 FROM jobs WHERE ns = :ns AND queue = :queue AND """
 LIST_JOBS = {
     "ready": _LISTED + "state = 'queued' ORDER BY seq LIMIT :limit OFFSET :offset",
-    "scheduled": _LISTED + "state IN ('scheduled', 'retrying') ORDER BY run_at, id LIMIT :limit OFFSET :offset",
-    "leases": _LISTED + "state = 'running' ORDER BY lease_expires_at, id LIMIT :limit OFFSET :offset",
-    "failed": _LISTED + "state = 'failed' ORDER BY failed_at DESC, id DESC LIMIT :limit OFFSET :offset",
+    "scheduled": _LISTED + "state IN ('scheduled', 'retrying') ORDER BY run_at, rowid LIMIT :limit OFFSET :offset",
+    "leases": _LISTED + "state = 'running' ORDER BY lease_expires_at, rowid LIMIT :limit OFFSET :offset",
+    "failed": _LISTED + "state = 'failed' ORDER BY failed_at DESC, rowid DESC LIMIT :limit OFFSET :offset",
 }
+
+#: ``last_ticks``: the ticks of a list of schedules (``{names}``: one ``:sN`` parameter per name, filled in by
+#: the backend with parameter names only, never with values).
+LAST_TICKS = "SELECT schedule, tick FROM cron_ticks WHERE ns = :ns AND schedule IN ({names})"
