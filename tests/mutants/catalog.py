@@ -483,4 +483,30 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/scheduler/test_stopping.py::test_a_stopping_pool_stops_its_scheduler_before_it_waits_for_its_jobs",),
         "a stopping pool would enqueue ticks while it waits for its long jobs",
     ),
+    # --- the dashboard: its listing, and what makes it safe to expose ----------------------------------------------
+    Mutant(
+        "listing-failed-oldest-first", "redis", "tasks/backends/redis/listing.py",
+        "client.zrevrange(qk.failed, offset, last, withscores=True)",
+        "client.zrange(qk.failed, offset, last, withscores=True)",
+        (f"{CONTRACT}/test_listing.py::test_failed_jobs_are_listed_newest_first_with_their_error",),
+        "the Failed page would open on the oldest dead letters, not on what just broke",
+    ),
+    Mutant(
+        "dashboard-skips-the-csrf-check", "dashboard", "tasks/dashboard/web.py",
+        "if not self.csrf.valid(request, form):", "if False:",
+        ("tests/dashboard/test_safety.py::test_actions_are_post_only_and_need_the_csrf_token",),
+        "any page the operator visits could retry or delete their failed jobs",
+    ),
+    Mutant(
+        "dashboard-renders-markup-unescaped", "dashboard", "tasks/dashboard/web.py",
+        "autoescape=True,", "autoescape=False,",
+        ("tests/dashboard/test_pages.py::test_a_script_argument_and_a_markup_error_are_shown_escaped",),
+        "a job argument could run script in the operator's browser",
+    ),
+    Mutant(
+        "dashboard-takes-any-token", "dashboard", "tasks/dashboard/security.py",
+        "if given is not None and hmac.compare_digest(given.encode(), self.token.encode()):", "if given is not None:",
+        ("tests/dashboard/test_safety.py::test_with_a_token_every_request_needs_it",),
+        "anyone reaching the port would get a session with ?token=anything",
+    ),
 )  # fmt: skip
