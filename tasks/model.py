@@ -158,6 +158,21 @@ class Progress:
     note: str
     updated_at: float
 
+    def to_json(self) -> str:
+        return json.dumps({"fraction": self.fraction, "note": self.note, "updated_at": self.updated_at})
+
+    @classmethod
+    def from_json(cls, text: str | bytes | None) -> Progress | None:
+        """The progress stored as ``text``, or ``None`` when there is none or it does not decode: a damaged
+        progress record must never make a job unreadable."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            return cls(float(data["fraction"]), str(data.get("note", "")), float(data.get("updated_at", 0.0)))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return None
+
 
 @dataclass(frozen=True)
 class JobInfo:

@@ -53,3 +53,13 @@ def show(value: Any) -> str:
         value = value.decode("utf-8", "replace")
     text = "".join(c if " " <= c <= "~" else "?" for c in str(value)[:40])
     return f"'{text}'"
+
+
+def stored_instant(value: Any) -> float | None:
+    """Epoch seconds as a datastore gives them back (text or number), or ``None`` when absent or not a finite
+    number: a listing shows a damaged time as unknown rather than failing."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

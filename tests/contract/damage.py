@@ -21,6 +21,7 @@ COLUMNS = {
     "attempts": "attempts",
     "max_attempts": "max_attempts",
     "enqueued_at": "enqueued_at",
+    "progress": "progress",
 }
 
 

@@ -19,6 +19,7 @@ from ...model import ErrorInfo, FailedJob, JobInfo, JobState, JobStatus, Lease, 
 from ..base import Backend
 from . import calls, listing
 from .keys import Keys, QueueKeys
+from .reads import JOB_INFO_FIELDS, job_info_from_fields
 from .scripts import Scripts
 from .wire import Wire, pooled_round_trip
 
@@ -296,6 +297,14 @@ class RedisBackend(Backend):
         if state is None:
             return None
         return JobStatus(cast(JobState, state), _count(attempts), result, ErrorInfo.from_json(error), payload)
+
+    def job_info(self, queue: str, job_id: str) -> JobInfo | None:
+        qk = self.keys.queue(queue)
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hmget(qk.job(job_id), JOB_INFO_FIELDS).zscore(qk.scheduled, job_id)
+            fields, run_at = pipe.execute()
+        return job_info_from_fields(queue, job_id, dict(zip(JOB_INFO_FIELDS, fields)), run_at)
 
     def queue_stats(self, queue: str) -> QueueStats:
         qk = self.keys.queue(queue)

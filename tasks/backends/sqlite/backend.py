@@ -33,10 +33,12 @@ from ...model import (
     JobStatus,
     Lease,
     NewJob,
+    Progress,
     QueueStats,
     WorkerInfo,
     reserved_lease,
 )
+from ...records import stored_instant
 from ..base import Backend
 from ..listing import FALLBACK_STATE, check_page
 from . import sql
@@ -338,6 +340,30 @@ class SQLiteBackend(Backend):
             return None
         state, attempts, result, error, payload = row
         return JobStatus(cast(JobState, state), _count(attempts), result, ErrorInfo.from_json(error), payload)
+
+    def job_info(self, queue: str, job_id: str) -> JobInfo | None:
+        with self.db.read() as conn:
+            row = conn.execute(sql.JOB_INFO, self._p(queue, id=job_id, clock=self.clock())).fetchone()
+        if row is None:
+            return None
+        state, attempts, max_attempts, payload, enqueued_at, started_at, finished_at, run_at, worker = row[:9]
+        result, error, progress = row[9:]
+        return JobInfo(
+            id=job_id,
+            queue=queue,
+            state=cast(JobState, state),
+            attempts=_count(attempts),
+            max_attempts=_count(max_attempts) or 1,
+            payload=payload,
+            enqueued_at=stored_instant(enqueued_at),
+            started_at=stored_instant(started_at),
+            finished_at=stored_instant(finished_at),
+            run_at=stored_instant(run_at) if state in ("scheduled", "retrying") else None,
+            worker=worker,
+            result=result,
+            error=ErrorInfo.from_json(error),
+            progress=Progress.from_json(progress),
+        )
 
     def queue_stats(self, queue: str) -> QueueStats:
         with self.db.read() as conn:

@@ -13,6 +13,7 @@ retrying    ``run_at``: when the retry is due; ``error``: the last one
 running     ``token``, ``lease_expires_at``, ``worker``, ``started_at``
 succeeded   ``result``, ``finished_at``, ``expires_at`` (the record goes then)
 failed      ``error``, ``failed_at`` (the dead letters)
+cancelled   ``finished_at``
 ==========  ==============================================================
 
 ``ns`` is the key prefix (``configure(prefix=...)``): two applications may share a file under two prefixes.
@@ -64,6 +65,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ns TEXT NOT NULL, id TEXT NOT NULL, info TEXT NOT NULL, expires_at REAL NOT NULL,
             PRIMARY KEY (ns, id)
         )""",
+    ),
+    (  # 1 -> 2: what a running job last said of its progress (JSON, see ``model.Progress``)
+        "ALTER TABLE jobs ADD COLUMN progress TEXT",
     ),
 )
 

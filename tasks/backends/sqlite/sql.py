@@ -131,6 +131,13 @@ SELECT state, attempts, result, error, payload FROM jobs
 WHERE ns = :ns AND queue = :queue AND id = :id AND (expires_at IS NULL OR expires_at > :clock)
 """
 
+JOB_INFO = """
+SELECT state, attempts, max_attempts, payload, enqueued_at, started_at, finished_at, run_at, worker, result, error,
+    progress
+FROM jobs
+WHERE ns = :ns AND queue = :queue AND id = :id AND (expires_at IS NULL OR expires_at > :clock)
+"""
+
 STATS = """
 SELECT
     (SELECT COUNT(*) FROM jobs WHERE ns = :ns AND queue = :queue AND state = 'queued'),
