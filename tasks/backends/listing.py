@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from ..model import JOB_STATES, ErrorInfo, JobInfo, JobState
+from ..model import JOB_STATES, ErrorInfo, JobInfo, JobState, Progress
 
 #: The index a state is listed from; ``scheduled`` and ``retrying`` share one (jobs waiting for a time).
 Index = Literal["ready", "scheduled", "leases", "failed"]
@@ -88,4 +88,5 @@ def record_info(
         worker=cast("str | None", fields.get("worker")) or None,
         result=cast("str | None", fields.get("result")),
         error=ErrorInfo.from_json(cast("str | None", error)),
+        progress=Progress.from_json(cast("str | None", fields.get("progress"))),
     )

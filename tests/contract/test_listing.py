@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.backends.base import Backend
-from tasks.model import ErrorInfo
+from tasks.model import ErrorInfo, Progress
 from tests.contract.conftest import Clock, new_job
 from tests.contract.damage import set_field
 
@@ -127,3 +127,21 @@ def test_last_ticks_reads_the_last_tick_of_many_schedules_at_once(backend: Backe
     assert (ticks["a"], ticks["b"], ticks["c"], ticks["many-1199"]) == (160.0, None, 50.5, None)
     assert ticks == {name: backend.last_tick(name) for name in names}
     assert backend.last_ticks([]) == {}
+
+
+def test_a_listed_job_is_what_job_info_says_of_it_progress_included(backend: Backend, clock: Clock) -> None:
+    # Given a job in each listed state, the running one with a progress record
+    backend.enqueue(new_job("q", "run", now=clock()), now=clock())
+    backend.reserve(["q"], worker_id="w", now=clock(), lease_s=30)
+    set_field(backend, "q", "run", "progress", Progress(0.5, "half", clock()).to_json())
+    backend.enqueue(new_job("q", "bad", now=clock()), now=clock())
+    [lease] = backend.reserve(["q"], worker_id="w", now=clock(), lease_s=30)
+    backend.fail(lease, error=ERROR, now=clock())
+    backend.enqueue(new_job("q", "ready", now=clock()), now=clock())
+    backend.enqueue(new_job("q", "later", now=clock(), run_at=clock() + 60), now=clock())
+
+    # Then each listing's entry is the job's whole info
+    for state in ("queued", "scheduled", "running", "failed"):
+        [listed] = backend.jobs("q", state)  # type: ignore[arg-type]
+        assert listed == backend.job_info("q", listed.id), state
+    assert backend.jobs("q", "running")[0].progress == Progress(0.5, "half", clock())

@@ -16,7 +16,7 @@ from tasks.backends.base import Backend
 from tasks.backends.redis import RedisBackend
 from tasks.backends.sqlite import SQLiteBackend
 from tasks.dashboard import app
-from tasks.model import ErrorInfo, JobInfo, MetricPoint, NewJob, Progress
+from tasks.model import ErrorInfo, MetricPoint, NewJob, Progress
 from tests.contract.conftest import Target, make_target
 
 #: What a failing test job's error looks like; markup in it must reach the page escaped.
@@ -25,11 +25,10 @@ TOKEN = "a-dashboard-token-of-24-chars"
 
 
 class Fakes:
-    """Pause, metrics and progress as the wave-2 features will offer them, for a backend that has them not yet."""
+    """Pause and metrics as the wave-2 features will offer them, for a backend that has them not yet."""
 
     paused: set[str]
     points: list[MetricPoint]
-    progress: dict[str, Progress]
 
     def pause(self, queue: str) -> None:
         self.paused.add(queue)
@@ -42,19 +41,6 @@ class Fakes:
 
     def metric_series(self, *, since: float, until: float) -> list[MetricPoint]:
         return [p for p in self.points if since - 60 <= p.minute <= until]
-
-    def job_info(self, queue: str, job_id: str) -> JobInfo | None:
-        from tasks.dashboard import data
-
-        status = self.status(queue, job_id)  # type: ignore[attr-defined]
-        if status is None:
-            return None
-        listed = {i.id: i for state in data.LISTED_STATES for i in self.jobs(queue, state, limit=1000)}  # type: ignore[attr-defined]
-        base = listed.get(job_id) or JobInfo(job_id, queue, status.state, status.attempts, 1, status.payload, None,
-                                             None, None, result=status.result, error=status.error)
-        from dataclasses import replace
-
-        return replace(base, progress=self.progress.get(job_id))
 
 
 class FakeRedis(Fakes, RedisBackend):
@@ -72,7 +58,7 @@ def open_fake(target: Target) -> Backend:
         backend = FakeRedis.from_url(target.url, prefix=target.prefix)
     else:
         backend = FakeRedis.in_memory(target.url, prefix=target.prefix)
-    backend.paused, backend.points, backend.progress = set(), [], {}
+    backend.paused, backend.points = set(), []
     assert isinstance(backend, Backend)
     return backend
 
@@ -93,7 +79,7 @@ def backend(target: Target) -> Iterator[Backend]:
 
 @pytest.fixture
 def fake(target: Target) -> Iterator[Backend]:
-    """The backend with the wave-2 fakes: pause, metrics and progress."""
+    """The backend with the wave-2 fakes: pause and metrics."""
     tasks.config.configure(url=target.url, prefix=target.prefix)
     opened = open_fake(target)
     yield opened
@@ -130,3 +116,10 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
     assert found, "no CSRF token on the page"
     return found.group(1)
+
+
+def set_progress(backend: Backend, queue: str, job_id: str, fraction: float, note: str) -> None:
+    """Write a running job's progress record as the worker's progress reporting will."""
+    from tests.contract.damage import set_field
+
+    set_field(backend, queue, job_id, "progress", Progress(fraction, note, time.time()).to_json())

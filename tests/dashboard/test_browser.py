@@ -3,9 +3,10 @@ against the app served by uvicorn on a free port.
 
 Every page loads and refreshes itself with no console error (a CSP violation is one), retry on a failed job
 moves it back and the page shows it, pause shows on the Queues page, and a running job's progress bar moves.
-Pause and progress run on the backend with the wave-2 fakes (``conftest.Fakes``), and again on the real
-backend, where the steps skip (saying why) while it lacks the feature. Screenshots of each page go to
-``$TASKS_SCREENSHOTS`` when it is set (docs/images/dashboard/ was made so), else to the test's tmp_path.
+Pause and metrics come from the wave-2 fakes (``conftest.Fakes``); pause runs again on the real backend,
+where the step skips (saying why) while it lacks the feature. Progress is the real backend's record.
+Screenshots of each page go to ``$TASKS_SCREENSHOTS`` when it is set (docs/images/dashboard/ was made so),
+else to the test's tmp_path.
 
 Absent chromium skips these tests locally, and fails them in CI (``CI=true``), where ``.ci/run`` installs it.
 """
@@ -24,9 +25,9 @@ import pytest
 
 from tasks.backends.base import Backend
 from tasks.dashboard import app
-from tasks.model import MetricPoint, Progress, WorkerInfo
+from tasks.model import MetricPoint, WorkerInfo
 from tests.contract.conftest import Target
-from tests.dashboard.conftest import enqueue, make_failed, open_fake
+from tests.dashboard.conftest import enqueue, make_failed, open_fake, set_progress
 from tests.support.redis_server import free_port
 from tests.support.waiting import wait_until
 
@@ -158,7 +159,7 @@ def fill(backend: Any) -> None:
     enqueue(backend, "emails", "welcome-8", "shop.jobs.send_welcome", "<script>alert(1)</script>")
     now = time.time()
     backend.reserve(["emails"], worker_id="host-a:4242", now=now, lease_s=600)
-    backend.progress["welcome-7"] = Progress(0.25, "rendering", now)
+    set_progress(backend, "emails", "welcome-7", 0.25, "rendering")
     for pid in (4242, 4243):
         info = WorkerInfo(f"host-a:{pid}", "host-a", pid, ("emails", "default"), now - 3600, jobs_done=pid - 4000,
                           current_jobs=("welcome-7",) if pid == 4242 else (), extra={"supervisor_pid": 4200})
@@ -236,7 +237,7 @@ def test_a_running_jobs_progress_bar_moves(site: tuple[Backend, Served], browser
     backend, served = site
     browser.open(served.url("/job?queue=emails&id=welcome-7"))
     assert browser.css("#job-progress")[0].get_attribute("value") == "0.25"
-    backend.progress["welcome-7"] = Progress(0.75, "sending", time.time())  # type: ignore[attr-defined]
+    set_progress(backend, "emails", "welcome-7", 0.75, "sending")
     wait_until(lambda: browser.css("#job-progress") and browser.css("#job-progress")[0].get_attribute("value")
                == "0.75", timeout=REFRESH_DEADLINE_S, message="the progress bar to reach 75%")
     assert "sending" in browser.css("#live")[0].text

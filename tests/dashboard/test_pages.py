@@ -9,9 +9,9 @@ from starlette.testclient import TestClient
 
 from tasks.backends.base import Backend
 from tasks.dashboard import app
-from tasks.model import MetricPoint, Progress, WorkerInfo
+from tasks.model import MetricPoint, WorkerInfo
 from tasks.scheduler import registered_schedules, unregister_schedule
-from tests.dashboard.conftest import enqueue, make_failed
+from tests.dashboard.conftest import enqueue, make_failed, set_progress
 
 PAGES = ("/", "/queues", "/jobs", "/failed", "/workers", "/schedules")
 SCRIPT = "<script>alert('owned')</script>"
@@ -150,11 +150,10 @@ def test_pause_shows_on_the_queues_page_and_the_buttons_pause_and_resume(fake: B
         assert fake.paused_queues() == set()
 
 
-def test_a_running_job_shows_its_progress_bar(fake: Backend) -> None:
-    enqueue(fake, "default", "long")
-    fake.reserve(["default"], worker_id="w", now=time.time(), lease_s=30)
-    fake.progress["long"] = Progress(0.42, "step 42 of 100", time.time())  # type: ignore[attr-defined]
-    with TestClient(app(fake)) as http:
-        page = http.get("/job", params={"queue": "default", "id": "long"}).text
+def test_a_running_job_shows_its_progress_bar(client: TestClient, backend: Backend) -> None:
+    enqueue(backend, "default", "long")
+    backend.reserve(["default"], worker_id="w", now=time.time(), lease_s=30)
+    set_progress(backend, "default", "long", 0.42, "step 42 of 100")
+    page = client.get("/job", params={"queue": "default", "id": "long"}).text
     assert '<progress id="job-progress" max="1" value="0.42">' in page and "step 42 of 100" in page
     assert "Cancel" in page

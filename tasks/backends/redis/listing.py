@@ -25,6 +25,7 @@ FIELDS = (
     "worker",
     "result",
     "error",
+    "progress",
 )
 
 

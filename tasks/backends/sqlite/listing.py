@@ -19,6 +19,7 @@ COLUMNS = (
     "worker",
     "result",
     "error",
+    "progress",
 )
 
 

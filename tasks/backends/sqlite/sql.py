@@ -200,7 +200,7 @@ LIVE_WORKERS = "SELECT info FROM workers WHERE ns = :ns AND expires_at >= :now O
 #: ``jobs``: one page of a queue's jobs per index, each query served by the partial index of its states.
 _LISTED = """
 SELECT id, state, attempts, max_attempts, payload, enqueued_at, started_at, coalesce(finished_at, failed_at),
-       worker, result, error, run_at
+       worker, result, error, progress, run_at
 FROM jobs WHERE ns = :ns AND queue = :queue AND """
 LIST_JOBS = {
     "ready": _LISTED + "state = 'queued' ORDER BY seq LIMIT :limit OFFSET :offset",
