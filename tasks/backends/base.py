@@ -193,6 +193,11 @@ class Backend(ABC):
     def purge_failed(self, queue: str) -> int:
         """Delete every job in the failed set; returns how many."""
 
+    def delete_failed(self, queue: str, ids: Sequence[str]) -> int:
+        """Delete the failed jobs ``ids`` of ``queue`` (an id that is not a failed job of it is left alone);
+        returns how many were deleted. One atomic step: a job retried meanwhile is not deleted."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete single failed jobs")
+
     @abstractmethod
     def clear(self, queue: str) -> int:
         """Delete the ready and scheduled jobs of ``queue``; returns how many."""

@@ -151,9 +151,14 @@ def retry_failed(backend: Backend, queue: str, ids: Sequence[str] | None) -> int
     return backend.retry_failed(queue, ids, now=time.time())
 
 
-def delete_failed(backend: Backend, queue: str) -> int:
-    """Delete every failed job of ``queue``; returns how many."""
-    return backend.purge_failed(queue)
+def delete_failed(backend: Backend, queue: str, ids: Sequence[str] | None) -> int:
+    """Delete failed jobs (``ids``, or all of ``queue`` when ``None``); returns how many."""
+    if ids is None:
+        return backend.purge_failed(queue)
+    try:
+        return backend.delete_failed(queue, ids)
+    except NotImplementedError as exc:
+        raise Unsupported(str(exc)) from exc
 
 
 def set_paused(backend: Backend, queue: str, paused: bool) -> None:

@@ -174,10 +174,18 @@ def _queue(form: dict[str, Any]) -> str:
     return queue
 
 
-def retry(backend: Backend, form: dict[str, Any]) -> str:
-    queue = _queue(form)
+def _chosen(form: dict[str, Any]) -> list[str] | None:
+    """The failed jobs an action names: one (a row's button), those selected, or ``None`` for all of the queue."""
     one = form.get("one")
-    ids = [one] if one else None if form.get("all") == "1" else [i for i in form.get("ids", []) if i]
+    if one:
+        return [str(one)]
+    if form.get("all") == "1":
+        return None
+    return [str(i) for i in form.get("ids", []) if i]
+
+
+def retry(backend: Backend, form: dict[str, Any]) -> str:
+    queue, ids = _queue(form), _chosen(form)
     if ids == []:
         return "Nothing selected"
     moved = data.retry_failed(backend, queue, ids)
@@ -185,8 +193,10 @@ def retry(backend: Backend, form: dict[str, Any]) -> str:
 
 
 def delete_failed(backend: Backend, form: dict[str, Any]) -> str:
-    queue = _queue(form)
-    return f"{data.delete_failed(backend, queue)} failed job(s) of {queue} deleted"
+    queue, ids = _queue(form), _chosen(form)
+    if ids == []:
+        return "Nothing selected"
+    return f"{data.delete_failed(backend, queue, ids)} failed job(s) of {queue} deleted"
 
 
 def pause(backend: Backend, form: dict[str, Any]) -> str:

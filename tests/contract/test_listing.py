@@ -145,3 +145,23 @@ def test_a_listed_job_is_what_job_info_says_of_it_progress_included(backend: Bac
         [listed] = backend.jobs("q", state)  # type: ignore[arg-type]
         assert listed == backend.job_info("q", listed.id), state
     assert backend.jobs("q", "running")[0].progress == Progress(0.5, "half", clock())
+
+
+def test_delete_failed_deletes_only_the_named_failed_jobs(backend: Backend, clock: Clock) -> None:
+    # Given three failed jobs and a queued one
+    for job_id in ("f1", "f2", "f3"):
+        backend.enqueue(new_job("q", job_id, now=clock()), now=clock())
+        [lease] = backend.reserve(["q"], worker_id="w", now=clock(), lease_s=30)
+        backend.fail(lease, error=ERROR, now=clock())
+    backend.enqueue(new_job("q", "ready", now=clock()), now=clock())
+
+    # When two of them are deleted, with an id named twice, a queued one and one that does not exist
+    deleted = backend.delete_failed("q", ["f1", "f3", "f1", "ready", "nope"])
+
+    # Then exactly those two are gone, record and all; the rest is untouched
+    assert deleted == 2
+    assert ids(backend, "failed") == ["f2"]
+    assert backend.status("q", "f1") is None and backend.failed_job("q", "f3") is None
+    assert ids(backend, "queued") == ["ready"] and backend.queue_stats("q").failed == 1
+    assert backend.delete_failed("q", []) == 0
+    assert backend.delete_failed("other", ["f2"]) == 0 and backend.failed_job("q", "f2") is not None

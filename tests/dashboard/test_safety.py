@@ -42,7 +42,7 @@ def test_actions_are_post_only_and_need_the_csrf_token(client: TestClient, backe
     assert [i.id for i in backend.jobs("q", "queued")] == ["f1"]
 
 
-def test_failed_jobs_are_retried_one_selected_or_all_and_deleted_all(client: TestClient, backend: Backend) -> None:
+def test_failed_jobs_are_retried_or_deleted_one_selected_or_all(client: TestClient, backend: Backend) -> None:
     make_failed(backend, "q", "f1", "f2", "f3", "f4")
     token = csrf_of(client.get("/failed?queue=q").text)
 
@@ -52,9 +52,15 @@ def test_failed_jobs_are_retried_one_selected_or_all_and_deleted_all(client: Tes
     assert backend.queue_stats("q").failed == 0
     assert backend.queue_stats("q").ready == 4
 
-    make_failed(backend, "other", "g1")
-    client.post("/actions/delete-failed", data={"queue": "other", "csrf": token})
-    assert backend.queue_stats("other").failed == 0 and backend.failed_job("other", "g1") is None
+    make_failed(backend, "other", "g1", "g2", "g3", "g4")
+    client.post("/actions/delete-failed", data={"queue": "other", "one": "g1", "csrf": token})
+    assert [i.id for i in backend.jobs("other", "failed")] == ["g4", "g3", "g2"]
+    reply = client.post("/actions/delete-failed", data={"queue": "other", "ids": ["g2", "g4"], "csrf": token})
+    assert "2 failed job(s) of other deleted" in reply.text
+    assert [i.id for i in backend.jobs("other", "failed")] == ["g3"]
+    assert "Nothing selected" in client.post("/actions/delete-failed", data={"queue": "other", "csrf": token}).text
+    client.post("/actions/delete-failed", data={"queue": "other", "all": "1", "csrf": token})
+    assert backend.queue_stats("other").failed == 0 and backend.failed_job("other", "g3") is None
 
 
 def test_an_action_returns_only_to_a_page_of_the_dashboard(client: TestClient, backend: Backend) -> None:

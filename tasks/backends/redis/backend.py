@@ -359,6 +359,12 @@ class RedisBackend(Backend):
         with self._errors():
             return int(self._run("purge_failed", [qk.failed], [qk.job_prefix]))
 
+    def delete_failed(self, queue: str, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        qk = self.keys.queue(queue)
+        return int(self._run("delete_failed", [qk.failed], [qk.job_prefix, *dict.fromkeys(ids)]))
+
     def clear(self, queue: str) -> int:
         qk = self.keys.queue(queue)
         with self._errors():

@@ -32,6 +32,7 @@ SCRIPT_NAMES = (
     "retry_failed",
     "purge_failed",
     "clear",
+    "delete_failed",
 )
 
 

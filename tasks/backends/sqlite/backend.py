@@ -417,6 +417,12 @@ class SQLiteBackend(Backend):
         with self.db.write() as conn:
             return conn.execute(sql.PURGE_FAILED, self._p(queue)).rowcount
 
+    def delete_failed(self, queue: str, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        with self.db.write() as conn:
+            return sum(conn.execute(sql.DELETE_FAILED, self._p(queue, id=i)).rowcount for i in dict.fromkeys(ids))
+
     def clear(self, queue: str) -> int:
         with self.db.write() as conn:
             return conn.execute(sql.CLEAR, self._p(queue)).rowcount

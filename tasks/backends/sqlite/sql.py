@@ -212,3 +212,6 @@ LIST_JOBS = {
 #: ``last_ticks``: the ticks of a list of schedules (``{names}``: one ``:sN`` parameter per name, filled in by
 #: the backend with parameter names only, never with values).
 LAST_TICKS = "SELECT schedule, tick FROM cron_ticks WHERE ns = :ns AND schedule IN ({names})"
+
+#: ``delete_failed``: one failed job, and only while it is failed (a job retried meanwhile stays).
+DELETE_FAILED = "DELETE FROM jobs WHERE ns = :ns AND queue = :queue AND id = :id AND state = 'failed'"
