@@ -91,8 +91,15 @@ def register_schedules() -> None:
 
 
 def measure(backend: Backend, rounds: int) -> dict[str, float]:
+    from tasks.dashboard import pages
+
     figures = {}
     with TestClient(app(backend)) as http:
+        http.get("/schedules")
+        pages._fires.clear()  # the first view works out every schedule's next fire times (then cached)
+        start = time.perf_counter()
+        assert http.get("/schedules").status_code == 200
+        figures["Schedules, first view (one request)"] = (time.perf_counter() - start) * 1000
         for label, path in PAGES.items():
             assert http.get(path).status_code == 200, path  # warm: templates compiled, connections open
             times = []
@@ -135,9 +142,9 @@ def main() -> int:
     )
     print("| page | " + " | ".join(kinds) + " |")
     print("|---|" + "---:|" * len(kinds))
-    for label in PAGES:
+    for label in results[kinds[0]]:
         print(f"| {label} | " + " | ".join(f"{results[k][label]:.1f}" for k in kinds) + " |")
-    worst = max(v for r in results.values() for v in r.values())
+    worst = max(v for r in results.values() for k, v in r.items() if k in PAGES)
     print(f"slowest: {worst:.1f} ms ({'under' if worst < 100 else 'OVER'} the 100 ms target)")
     return 0
 

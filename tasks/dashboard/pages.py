@@ -140,19 +140,18 @@ def schedules(backend: Backend, params: Params) -> dict[str, Any]:
     return {"rows": rows}
 
 
-#: Next fire times already worked out, by schedule: they hold until the first of them passes, and working them
-#: out again (croniter, about half a millisecond a fire) would cost a page of 200 schedules a third of a second.
+#: Next fire times already worked out, by schedule: each holds until it passes, and working them all out again
+#: (croniter, about half a millisecond a fire) would cost a page of 200 schedules a third of a second.
 _fires: dict[tuple[str, str, str], list[float]] = {}
 
 
 def next_fires(schedule: Any, now: float) -> list[float]:
-    """The next ``NEXT_FIRES`` fire times of ``schedule`` after ``now``, oldest first."""
+    """The next ``NEXT_FIRES`` fire times of ``schedule`` after ``now``, oldest first; only the ones not yet
+    known are worked out (one, after each fire)."""
     key = (schedule.name, schedule.cron.fields, schedule.tz_name)
-    known = _fires.get(key)
-    if known and known[0] > now:
-        return known
-    fires, after = [], now
-    for _ in range(NEXT_FIRES):
+    fires = [t for t in _fires.get(key, ()) if t > now]
+    after = fires[-1] if fires else now
+    while len(fires) < NEXT_FIRES:
         after = schedule.next_fire(after)
         fires.append(after)
     if len(_fires) >= 10_000:  # schedules made on the fly: keep the memory bounded

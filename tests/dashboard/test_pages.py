@@ -157,3 +157,18 @@ def test_a_running_job_shows_its_progress_bar(client: TestClient, backend: Backe
     page = client.get("/job", params={"queue": "default", "id": "long"}).text
     assert '<progress id="job-progress" max="1" value="0.42">' in page and "step 42 of 100" in page
     assert "Cancel" in page
+
+
+def test_next_fire_times_are_kept_until_each_passes() -> None:
+    from tasks.dashboard.pages import next_fires
+    from tasks.decorators import schedule
+
+    every_minute = schedule("0 * * * * *", "dash-minutely", "tests.add", args=(1, 2))
+    try:
+        now = 1_800_000_000.0  # a whole minute
+        assert next_fires(every_minute, now) == [now + 60, now + 120, now + 180]
+        assert next_fires(every_minute, now + 59) == [now + 60, now + 120, now + 180]
+        assert next_fires(every_minute, now + 61) == [now + 120, now + 180, now + 240]
+        assert next_fires(every_minute, now + 3600) == [now + 3660, now + 3720, now + 3780]
+    finally:
+        unregister_schedule("dash-minutely")
