@@ -8,6 +8,7 @@ works alike on Redis and SQLite. See docs/dashboard.md.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from ..backends.base import Backend
@@ -25,6 +26,7 @@ def app(
     token: str | None = None,
     read_only: bool = False,
     secret: bytes | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Any:
     """The dashboard as an ASGI app.
 
@@ -32,7 +34,9 @@ def app(
     first use). ``token``: when given (or set in ``TASKS_DASHBOARD_TOKEN``), every request must carry it; give
     one whenever the app is reachable from another machine. ``read_only``: hide and refuse every action.
     ``secret``: the key of the CSRF tokens (default: random per process; give the same one to every process
-    serving the app behind one address).
+    serving the app behind one address). ``allowed_hosts``: the only host names requests may be addressed to
+    (default: any; ``python -m tasks dashboard`` without a token allows only loopback names, so that a page of
+    another site cannot reach it through DNS rebinding).
     """
     try:
         from .web import build_app
@@ -44,7 +48,9 @@ def app(
             "a dashboard token must be at least 16 characters (e.g. python -c "
             "'import secrets; print(secrets.token_urlsafe(24))')"
         )
-    return build_app(_backend_source(backend), read_only=read_only, token=token, secret=secret)
+    return build_app(
+        _backend_source(backend), read_only=read_only, token=token, secret=secret, allowed_hosts=allowed_hosts
+    )
 
 
 def _backend_source(backend: Backend | None) -> Any:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -50,12 +51,18 @@ def cookie_path(scope: Scope) -> str:
     return str(scope.get("root_path") or "") + "/"
 
 
-class Guard:
-    """ASGI middleware: the access token (when one is set) and the security headers on every response."""
+#: The Host names a dashboard bound to a loopback address answers to without a token (anything else may be a
+#: DNS-rebinding page of another site, which the browser would treat as same-origin).
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
-    def __init__(self, app: ASGIApp, *, token: str | None) -> None:
+
+class Guard:
+    """ASGI middleware: the Host check and access token (when set), and the security headers on every response."""
+
+    def __init__(self, app: ASGIApp, *, token: str | None, allowed_hosts: Sequence[str] | None = None) -> None:
         self.app = app
         self.token = token
+        self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,11 +74,29 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), *HEADERS]
             await send(message)
 
-        refusal = self._refusal(Request(scope)) if self.token else None
+        request = Request(scope)
+        refusal = self._wrong_host(request) or self._wrong_origin(request)
+        if refusal is None and self.token:
+            refusal = self._refusal(request)
         if refusal is not None:
             await refusal(scope, receive, send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)
+
+    def _wrong_host(self, request: Request) -> Response | None:
+        if self.allowed_hosts is None or (request.url.hostname or "").lower() in self.allowed_hosts:
+            return None
+        return PlainTextResponse("400: this dashboard does not answer to that host name", status_code=400)
+
+    @staticmethod
+    def _wrong_origin(request: Request) -> Response | None:
+        """A POST that a browser says comes from another origin is refused before anything else is looked at."""
+        origin = request.headers.get("origin")
+        if request.method != "POST" or not origin or origin == "null":
+            return None
+        if urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower():
+            return None
+        return PlainTextResponse("403: a request from another site", status_code=403)
 
     def _refusal(self, request: Request) -> Response | None:
         """``None`` when the request carries the token; else the response that refuses it (or that turns a

@@ -66,7 +66,10 @@ def serve(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError as exc:
         raise ConfigurationError("the dashboard needs its extra: pip install 'tasks[dashboard]'") from exc
-    asgi = app(backend, token=token, read_only=args.read_only)
+    from .security import LOOPBACK_HOSTS
+
+    hosts = None if token else LOOPBACK_HOSTS  # without a token: loopback names only (no DNS rebinding)
+    asgi = app(backend, token=token, read_only=args.read_only, allowed_hosts=hosts)
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     log.info(
         "dashboard of %s on http://%s:%d/%s%s",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -211,7 +211,14 @@ def cancel(backend: Backend, form: dict[str, Any]) -> str:
     return f"cancel of {job_id} asked"
 
 
-def build_app(backend: Callable[[], Backend], *, read_only: bool, token: str | None, secret: bytes | None) -> Any:
+def build_app(
+    backend: Callable[[], Backend],
+    *,
+    read_only: bool,
+    token: str | None,
+    secret: bytes | None,
+    allowed_hosts: Sequence[str] | None,
+) -> Any:
     dash = Dashboard(backend, read_only=read_only, secret=secret or secrets.token_bytes(32))
     paths = {
         "overview": "/",
@@ -233,4 +240,4 @@ def build_app(backend: Callable[[], Backend], *, read_only: bool, token: str | N
     ]
     app = Starlette(routes=routes)
     app.state.dashboard = dash
-    return Guard(app, token=token)
+    return Guard(app, token=token, allowed_hosts=allowed_hosts)

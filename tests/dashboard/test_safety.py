@@ -160,3 +160,25 @@ def test_no_page_shows_the_redis_password_or_the_signing_key(tmp_path: Path, mon
     finally:
         tasks.config.reset()
         server.kill()
+
+
+def test_without_a_token_the_command_answers_only_to_loopback_host_names(backend: Backend) -> None:
+    from tasks.dashboard.security import LOOPBACK_HOSTS
+
+    local = app(backend, allowed_hosts=LOOPBACK_HOSTS)  # what python -m tasks dashboard serves without a token
+    for base_url in ("http://127.0.0.1:8700", "http://localhost:8700", "http://[::1]:8700"):
+        with TestClient(local, base_url=base_url) as http:
+            assert http.get("/queues").status_code == 200, base_url
+    with TestClient(local, base_url="http://rebound.evil.example:8700") as http:  # DNS rebinding
+        refused = http.get("/queues")
+    assert refused.status_code == 400 and "host name" in refused.text
+    assert "content-security-policy" in refused.headers
+
+
+def test_a_post_from_another_origin_is_refused_even_with_the_csrf_token(client: TestClient, backend: Backend) -> None:
+    make_failed(backend, "q", "f1")
+    form = {"queue": "q", "one": "f1", "csrf": csrf_of(client.get("/failed?queue=q").text)}
+    foreign = client.post("/actions/retry", data=form, headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and backend.queue_stats("q").failed == 1
+    own = client.post("/actions/retry", data=form, headers={"Origin": "http://testserver"})
+    assert own.status_code == 200 and backend.queue_stats("q").ready == 1
