@@ -15,6 +15,7 @@ States and the transitions between them::
     defer:            running -> scheduled        (due at run_at, attempt given back: a job this worker cannot run yet)
     requeue_expired:  running, lease expired -> queued, or failed once attempts are spent
     retry_failed:     failed -> queued            (attempts reset)
+    delete_failed:    failed -> (deleted)         (the named jobs only)
 
 A write that carries a stale token (its lease expired and the job moved on) changes nothing and returns
 ``False``. Job ids are unique per queue: enqueueing an id that still exists is refused (idempotent enqueue).

@@ -156,6 +156,8 @@ def test_a_running_job_shows_its_progress_bar(client: TestClient, backend: Backe
     set_progress(backend, "default", "long", 0.42, "step 42 of 100")
     page = client.get("/job", params={"queue": "default", "id": "long"}).text
     assert '<progress id="job-progress" max="1" value="0.42">' in page and "step 42 of 100" in page
+    listed = client.get("/jobs", params={"queue": "default", "state": "running"}).text
+    assert '<progress max="1" value="0.42">' in listed and "42%" in listed
     assert "Cancel" in page
 
 
