@@ -17,6 +17,8 @@ from ..model import FailedJob, JobInfo, JobState, MetricPoint, QueueStats, Worke
 
 #: The states the Jobs page lists: those an index holds (succeeded and cancelled jobs are found by id).
 LISTED_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "failed")
+#: A name-filtered listing reads the index this many jobs at a time, and looks at no more than the limit per page.
+NAME_SCAN_PAGE, NAME_SCAN_LIMIT = 200, 2000
 #: How far back the Overview's charts reach.
 CHART_WINDOW_S = 3600.0
 
@@ -91,13 +93,28 @@ def overview(backend: Backend, *, now: float) -> Overview:
 
 def list_jobs(
     backend: Backend, queue: str, state: JobState, *, limit: int, offset: int, name: str
-) -> tuple[list[JobInfo], bool]:
-    """A page of ``queue``'s jobs in ``state`` and whether more follow; with ``name``, only the jobs whose name
-    contains it (filtered within the page: the indexes know ids, not names)."""
+) -> tuple[list[JobInfo], int | None]:
+    """Up to ``limit`` of ``queue``'s jobs in ``state`` from ``offset``, and the offset of the next page (``None``
+    at the end). With ``name``, only the jobs whose name contains it: the indexes know ids, not names, so
+    pages of the index are read until ``limit`` match or ``NAME_SCAN_LIMIT`` jobs were looked at."""
     from .payload import job_name
 
-    found = backend.jobs(queue, state, limit=limit, offset=offset)
-    return [info for info in found if not name or name in job_name(info.payload)], len(found) == limit
+    if not name:
+        found = backend.jobs(queue, state, limit=limit, offset=offset)
+        return found, offset + limit if len(found) == limit else None
+    matched: list[JobInfo] = []
+    looked = 0
+    while len(matched) < limit and looked < NAME_SCAN_LIMIT:
+        page = backend.jobs(queue, state, limit=NAME_SCAN_PAGE, offset=offset + looked)
+        for info in page:
+            looked += 1
+            if name in job_name(info.payload):
+                matched.append(info)
+                if len(matched) == limit:
+                    break
+        if len(page) < NAME_SCAN_PAGE:
+            return matched, offset + looked if len(matched) == limit else None
+    return matched, offset + looked
 
 
 def job_info(backend: Backend, queue: str, job_id: str) -> JobInfo | None:

@@ -53,7 +53,7 @@ def jobs(backend: Backend, params: Params) -> dict[str, Any]:
     queue = params.get("queue") or (names[0] if names else "default")
     state: JobState = params.get("state", "queued") if params.get("state") in data.LISTED_STATES else "queued"  # type: ignore[assignment]
     name, offset = params.get("name", "").strip(), _offset(params)
-    found, more = data.list_jobs(backend, queue, state, limit=PAGE_SIZE, offset=offset, name=name)
+    found, following = data.list_jobs(backend, queue, state, limit=PAGE_SIZE, offset=offset, name=name)
     rows = [(info, job_name(info.payload)) for info in found]
     return {
         "queues": names,
@@ -62,7 +62,7 @@ def jobs(backend: Backend, params: Params) -> dict[str, Any]:
         "states": data.LISTED_STATES,
         "name": name,
         "rows": rows,
-        "more": more,
+        "following": following,
         "offset": offset,
         "page_size": PAGE_SIZE,
         "stats": backend.queue_stats(queue),

@@ -174,3 +174,19 @@ def test_next_fire_times_are_kept_until_each_passes() -> None:
         assert next_fires(every_minute, now + 3600) == [now + 3660, now + 3720, now + 3780]
     finally:
         unregister_schedule("dash-minutely")
+
+
+def test_the_name_filter_reads_on_through_the_index_until_a_page_is_full(backend: Backend) -> None:
+    from tasks.dashboard.data import list_jobs
+
+    # Given 300 jobs of which every tenth is a report
+    for i in range(300):
+        enqueue(backend, "q", f"j{i:03d}", "shop.report" if i % 10 == 0 else "shop.other")
+
+    # Then a page of 20 reports reads through 191 jobs, and the next page starts after the last one it took
+    first, following = list_jobs(backend, "q", "queued", limit=20, offset=0, name="report")
+    assert [i.id for i in first] == [f"j{i:03d}" for i in range(0, 200, 10)] and following == 191
+    rest, end = list_jobs(backend, "q", "queued", limit=20, offset=following, name="report")
+    assert [i.id for i in rest] == [f"j{i:03d}" for i in range(200, 300, 10)] and end is None
+    plain, more = list_jobs(backend, "q", "queued", limit=100, offset=250, name="")
+    assert len(plain) == 50 and more is None
