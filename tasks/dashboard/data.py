@@ -186,7 +186,10 @@ def set_paused(backend: Backend, queue: str, paused: bool) -> None:
 
 
 def cancel(backend: Backend, queue: str, job_id: str) -> None:
-    """Cancel one job through ``JobHandle.cancel`` where the library offers it."""
+    """Cancel one job through ``JobHandle.cancel`` where the library offers it.
+
+    ``JobHandle`` acts on the process's configured backend: an app given another ``backend`` cancels there
+    only once the backend contract offers cancelling (then this is the one call to change)."""
     from ..handle import JobHandle
 
     handle = JobHandle[object](job_id, queue)
