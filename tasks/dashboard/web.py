@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlencode
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -94,7 +95,7 @@ class Dashboard:
         """The GET route of page ``name``."""
 
         async def route(request: Request) -> Response:
-            return self.render(request, name)
+            return await run_in_threadpool(self.render, request, name)  # backend calls block: not on the loop
 
         return route
 
@@ -114,6 +115,9 @@ class Dashboard:
 
     async def live(self, request: Request) -> Response:
         """The ``live`` block of a page, as JSON: what the page's script swaps in every two seconds."""
+        return await run_in_threadpool(self.render_live, request)
+
+    def render_live(self, request: Request) -> Response:
         name = request.path_params["page"]
         if name not in pages.PAGES:
             return JSONResponse({"error": f"no page {name!r}"}, status_code=404)
@@ -142,8 +146,8 @@ class Dashboard:
             if not self.csrf.valid(request, form):
                 return PlainTextResponse("403: missing or wrong CSRF token: reload the page", status_code=403)
             try:
-                notice = act(self.backend(), form)
-            except (ValueError, data.Unsupported) as exc:
+                notice = await run_in_threadpool(act, self.backend(), form)
+            except (ValueError, data.Unsupported, BackendUnavailable) as exc:
                 notice = f"Not done: {exc}"
             return RedirectResponse(_next(request, form, notice), status_code=303)
 
