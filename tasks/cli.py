@@ -14,6 +14,7 @@ from .app import load_app, project_settings, require_jobs
 from .backends.base import Backend
 from .commands import CommandError, run_clear, run_failed, run_queues, run_retry, run_schedules, run_workers
 from .console import tolerant_output
+from .dashboard import serve as dashboard_serve
 from .errors import BackendUnavailable, ConfigurationError
 from .limits.commands import add_commands as flow_commands
 from .observe.commands import add_commands as add_observe_commands
@@ -150,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .workflows.cli import add_commands as add_workflow_commands
 
     add_workflow_commands(command)
+    dashboard = command("dashboard", "serve the web dashboard (needs tasks[dashboard])", run_dashboard)
+    with_modules(dashboard)
+    dashboard_serve.add_options(dashboard)
     return parser
 
 
@@ -308,6 +312,12 @@ def run_scheduler(args: argparse.Namespace) -> int:
     )
     cron.run()
     return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """The web dashboard, in the foreground; the modules named make their queues and schedules show."""
+    load_app(modules_of(args), required=False)
+    return dashboard_serve.serve(args)
 
 
 def _positive_int(text: str) -> int:

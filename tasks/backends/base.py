@@ -15,6 +15,7 @@ States and the transitions between them::
     defer:            running -> scheduled        (due at run_at, attempt given back: a job this worker cannot run yet)
     requeue_expired:  running, lease expired -> queued, or failed once attempts are spent
     retry_failed:     failed -> queued            (attempts reset)
+    delete_failed:    failed -> (deleted)         (the named jobs only)
 
 A write that carries a stale token (its lease expired and the job moved on) changes nothing and returns
 ``False``. Job ids are unique per queue: enqueueing an id that still exists is refused (idempotent enqueue).
@@ -206,6 +207,11 @@ class Backend(ABC):
     def purge_failed(self, queue: str) -> int:
         """Delete every job in the failed set; returns how many."""
 
+    def delete_failed(self, queue: str, ids: Sequence[str]) -> int:
+        """Delete the failed jobs ``ids`` of ``queue`` (an id that is not a failed job of it is left alone);
+        returns how many were deleted. One atomic step: a job retried meanwhile is not deleted."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete single failed jobs")
+
     @abstractmethod
     def clear(self, queue: str) -> int:
         """Delete the ready and scheduled jobs of ``queue``; returns how many."""
@@ -281,6 +287,11 @@ class Backend(ABC):
     @abstractmethod
     def last_tick(self, schedule: str) -> float | None:
         """The latest tick claimed for ``schedule``, or ``None``."""
+
+    def last_ticks(self, schedules: Sequence[str]) -> dict[str, float | None]:
+        """``last_tick`` of each of ``schedules``, for a listing of many (the dashboard's Schedules page); backends
+        read them all in one round trip."""
+        return {name: self.last_tick(name) for name in schedules}
 
     @abstractmethod
     def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:

@@ -591,4 +591,30 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{CONTRACT}/test_workflows_chains.py::test_a_chain_runs_its_steps_in_order_one_at_a_time[memory]",),
         "a member's outcome would be written by the plain transition: its chain would stop after the first step",
     ),
+    # --- the dashboard: its listing, and what makes it safe to expose ----------------------------------------------
+    Mutant(
+        "listing-failed-oldest-first", "redis", "tasks/backends/redis/listing.py",
+        "client.zrevrange(qk.failed, offset, last, withscores=True)",
+        "client.zrange(qk.failed, offset, last, withscores=True)",
+        (f"{CONTRACT}/test_listing.py::test_failed_jobs_are_listed_newest_first_with_their_error",),
+        "the Failed page would open on the oldest dead letters, not on what just broke",
+    ),
+    Mutant(
+        "dashboard-skips-the-csrf-check", "dashboard", "tasks/dashboard/web.py",
+        "if not self.csrf.valid(request, form):", "if False:",
+        ("tests/dashboard/test_safety.py::test_actions_are_post_only_and_need_the_csrf_token",),
+        "any page the operator visits could retry or delete their failed jobs",
+    ),
+    Mutant(
+        "dashboard-renders-markup-unescaped", "dashboard", "tasks/dashboard/web.py",
+        "autoescape=True,", "autoescape=False,",
+        ("tests/dashboard/test_pages.py::test_a_script_argument_and_a_markup_error_are_shown_escaped",),
+        "a job argument could run script in the operator's browser",
+    ),
+    Mutant(
+        "dashboard-takes-any-token", "dashboard", "tasks/dashboard/security.py",
+        "if given is not None and hmac.compare_digest(given.encode(), self.token.encode()):", "if given is not None:",
+        ("tests/dashboard/test_safety.py::test_with_a_token_every_request_needs_it",),
+        "anyone reaching the port would get a session with ?token=anything",
+    ),
 )  # fmt: skip

@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError
 from ...errors import BackendUnavailable, ConfigurationError
 from ...model import ErrorInfo, FailedJob, JobInfo, JobState, JobStatus, Lease, NewJob, QueueStats, WorkerInfo
 from ..base import Backend
-from . import calls, reads
+from . import calls, listing, reads
 from .flow import RedisFlowControl
 from .keys import Keys, QueueKeys
 from .observe import RedisObserve, metric_keys, sample_args
@@ -365,6 +365,10 @@ class RedisBackend(RedisObserve, RedisFlowControl, RedisWorkflows, Backend):
             return None
         return FailedJob(job_id, queue, payload or "", _count(attempts), ErrorInfo.from_json(error), float(failed_at))
 
+    def jobs(self, queue: str, state: JobState, *, limit: int = 50, offset: int = 0) -> list[JobInfo]:
+        with self._errors():
+            return listing.list_jobs(self.client, self.keys.queue(queue), queue, state, limit, offset)
+
     def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
         qk = self.keys.queue(queue)
         if ids is not None and not ids:
@@ -376,6 +380,12 @@ class RedisBackend(RedisObserve, RedisFlowControl, RedisWorkflows, Backend):
         qk = self.keys.queue(queue)
         with self._errors():
             return int(self._run("purge_failed", [qk.failed], [qk.job_prefix]))
+
+    def delete_failed(self, queue: str, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        qk = self.keys.queue(queue)
+        return int(self._run("delete_failed", [qk.failed], [qk.job_prefix, *dict.fromkeys(ids)]))
 
     def clear(self, queue: str) -> int:
         qk = self.keys.queue(queue)
@@ -392,6 +402,15 @@ class RedisBackend(RedisObserve, RedisFlowControl, RedisWorkflows, Backend):
         with self._errors():
             score = self.client.zscore(self.keys.cron_ticks, schedule)
         return None if score is None else float(score)
+
+    def last_ticks(self, schedules: Sequence[str]) -> dict[str, float | None]:
+        names = list(dict.fromkeys(schedules))
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            for name in names:
+                pipe.zscore(self.keys.cron_ticks, name)
+            scores = pipe.execute() if names else []
+        return {name: None if score is None else float(score) for name, score in zip(names, scores)}
 
     def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
         with self._errors():

@@ -38,6 +38,7 @@ SCRIPT_NAMES = (
     "progress",
     "resume",
     "enqueue_flow",
+    "delete_failed",
 )
 
 

@@ -40,11 +40,13 @@ from ...model import (
 )
 from ...records import stored_instant
 from ..base import Backend
+from ..listing import FALLBACK_STATE, check_page
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
 from .flow import SQLiteFlowControl
 from .observe import SQLiteObserve
 from .workflows import SQLiteWorkflows
+from .listing import listed_job
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
@@ -416,6 +418,14 @@ class SQLiteBackend(SQLiteObserve, SQLiteFlowControl, SQLiteWorkflows, Backend):
         _, payload, attempts, error, failed_at = row
         return FailedJob(job_id, queue, str(payload), _count(attempts), ErrorInfo.from_json(error), float(failed_at))
 
+    def jobs(self, queue: str, state: JobState, *, limit: int = 50, offset: int = 0) -> list[JobInfo]:
+        index = check_page(state, limit, offset)
+        if index is None or limit == 0:
+            return []
+        with self.db.read() as conn:
+            rows = conn.execute(sql.LIST_JOBS[index], self._p(queue, limit=limit, offset=offset)).fetchall()
+        return [listed_job(queue, row, FALLBACK_STATE[index]) for row in rows]
+
     def retry_failed(self, queue: str, ids: Sequence[str] | None = None, *, now: float) -> int:
         if ids is not None and not ids:
             return 0
@@ -433,6 +443,12 @@ class SQLiteBackend(SQLiteObserve, SQLiteFlowControl, SQLiteWorkflows, Backend):
         with self.db.write() as conn:
             return conn.execute(sql.PURGE_FAILED, self._p(queue)).rowcount
 
+    def delete_failed(self, queue: str, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        with self.db.write() as conn:
+            return sum(conn.execute(sql.DELETE_FAILED, self._p(queue, id=i)).rowcount for i in dict.fromkeys(ids))
+
     def clear(self, queue: str) -> int:
         with self.db.write() as conn:
             return conn.execute(sql.CLEAR, self._p(queue)).rowcount
@@ -447,6 +463,17 @@ class SQLiteBackend(SQLiteObserve, SQLiteFlowControl, SQLiteWorkflows, Backend):
         with self.db.read() as conn:
             row = conn.execute(sql.LAST_TICK, {"ns": self.ns, "schedule": schedule}).fetchone()
         return None if row is None else float(row[0])
+
+    def last_ticks(self, schedules: Sequence[str]) -> dict[str, float | None]:
+        found: dict[str, float | None] = dict.fromkeys(schedules)
+        names = list(found)
+        with self.db.read() as conn:
+            for start in range(0, len(names), 500):  # within SQLite's limit on parameters
+                chunk = names[start : start + 500]
+                params = {"ns": self.ns, **{f"s{i}": name for i, name in enumerate(chunk)}}
+                query = sql.LAST_TICKS.format(names=", ".join(f":s{i}" for i in range(len(chunk))))
+                found.update((str(name), float(tick)) for name, tick in conn.execute(query, params))
+        return found
 
     def register_worker(self, info: WorkerInfo, *, ttl_s: float, now: float) -> None:
         with self.db.write() as conn:

@@ -201,3 +201,22 @@ ON CONFLICT (ns, id) DO UPDATE SET info = excluded.info, expires_at = excluded.e
 FORGET_DEAD_WORKERS = "DELETE FROM workers WHERE ns = :ns AND expires_at <= :now"
 UNREGISTER_WORKER = "DELETE FROM workers WHERE ns = :ns AND id = :id"
 LIVE_WORKERS = "SELECT info FROM workers WHERE ns = :ns AND expires_at >= :now ORDER BY expires_at, id"
+
+#: ``jobs``: one page of a queue's jobs per index, each query served by the partial index of its states.
+_LISTED = """
+SELECT id, state, attempts, max_attempts, payload, enqueued_at, started_at, coalesce(finished_at, failed_at),
+       worker, result, error, progress, run_at
+FROM jobs WHERE ns = :ns AND queue = :queue AND """
+LIST_JOBS = {
+    "ready": _LISTED + "state = 'queued' ORDER BY seq LIMIT :limit OFFSET :offset",
+    "scheduled": _LISTED + "state IN ('scheduled', 'retrying') ORDER BY run_at, rowid LIMIT :limit OFFSET :offset",
+    "leases": _LISTED + "state = 'running' ORDER BY lease_expires_at, rowid LIMIT :limit OFFSET :offset",
+    "failed": _LISTED + "state = 'failed' ORDER BY failed_at DESC, rowid DESC LIMIT :limit OFFSET :offset",
+}
+
+#: ``last_ticks``: the ticks of a list of schedules (``{names}``: one ``:sN`` parameter per name, filled in by
+#: the backend with parameter names only, never with values).
+LAST_TICKS = "SELECT schedule, tick FROM cron_ticks WHERE ns = :ns AND schedule IN ({names})"
+
+#: ``delete_failed``: one failed job, and only while it is failed (a job retried meanwhile stays).
+DELETE_FAILED = "DELETE FROM jobs WHERE ns = :ns AND queue = :queue AND id = :id AND state = 'failed'"

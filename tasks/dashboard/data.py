@@ -1,0 +1,207 @@
+"""Every read and write the dashboard makes, in one place, through the ``Backend`` contract only.
+
+The wave-2 capabilities (metrics, pause, job info, cancel) may not be implemented by the backend in use: each
+call to one of them is made here, and ``NotImplementedError`` (or a missing method) turns into a value the
+pages show as "not available", so a page never fails for a feature the backend lacks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .. import registry, scheduler
+from ..backends.base import Backend
+from ..model import FailedJob, JobInfo, JobState, MetricPoint, QueueStats, WorkerInfo
+
+#: The states the Jobs page lists: those an index holds (succeeded and cancelled jobs are found by id).
+LISTED_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "failed")
+#: A name-filtered listing reads the index this many jobs at a time, and looks at no more than the limit per page.
+NAME_SCAN_PAGE, NAME_SCAN_LIMIT = 200, 2000
+#: How far back the Overview's charts reach.
+CHART_WINDOW_S = 3600.0
+
+
+class Unsupported(Exception):
+    """The backend in use does not offer this capability yet; the message says which."""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One queue as the Queues and Overview pages show it."""
+
+    stats: QueueStats
+    oldest_ready_age_s: float | None
+    paused: bool | None  # None: pausing is not available on this backend
+
+
+@dataclass(frozen=True)
+class Overview:
+    queues: list[QueueRow]
+    workers: int
+    metrics: list[MetricPoint] | None  # None: no metrics yet
+    totals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def longest_wait(self) -> QueueRow | None:
+        """The queue whose oldest ready job has waited longest, or ``None`` when nothing is ready."""
+        waiting = [q for q in self.queues if q.oldest_ready_age_s is not None]
+        return max(waiting, key=lambda q: q.oldest_ready_age_s or 0.0, default=None)
+
+
+def queue_names(backend: Backend, workers: Sequence[WorkerInfo] = ()) -> list[str]:
+    """Every queue worth showing: those that ever held a job, those of loaded jobs, those workers listen to."""
+    named = {d.queue for d in registry.definitions()} | {q for w in workers for q in w.queues}
+    return sorted(set(backend.known_queues()) | named)
+
+
+def paused_queues(backend: Backend) -> set[str] | None:
+    """The paused queues, or ``None`` when this backend cannot pause."""
+    try:
+        return backend.paused_queues()
+    except NotImplementedError:
+        return None
+
+
+def queue_rows(backend: Backend, *, now: float, workers: Sequence[WorkerInfo] = ()) -> list[QueueRow]:
+    paused = paused_queues(backend)
+    rows = []
+    for name in queue_names(backend, workers):
+        oldest = backend.jobs(name, "queued", limit=1)
+        age = now - oldest[0].enqueued_at if oldest and oldest[0].enqueued_at is not None else None
+        rows.append(QueueRow(backend.queue_stats(name), age, None if paused is None else name in paused))
+    return rows
+
+
+def metric_series(backend: Backend, *, now: float) -> list[MetricPoint] | None:
+    """The last hour's per-minute points, or ``None`` when this backend keeps no metrics yet."""
+    try:
+        return backend.metric_series(since=now - CHART_WINDOW_S, until=now)
+    except NotImplementedError:
+        return None
+
+
+def overview(backend: Backend, *, now: float) -> Overview:
+    workers = backend.workers(now=now)
+    rows = queue_rows(backend, now=now, workers=workers)
+    totals = {
+        state: sum(getattr(row.stats, state) for row in rows) for state in ("ready", "scheduled", "running", "failed")
+    }
+    return Overview(rows, len(workers), metric_series(backend, now=now), totals)
+
+
+def list_jobs(
+    backend: Backend, queue: str, state: JobState, *, limit: int, offset: int, name: str
+) -> tuple[list[JobInfo], int | None]:
+    """Up to ``limit`` of ``queue``'s jobs in ``state`` from ``offset``, and the offset of the next page (``None``
+    at the end). With ``name``, only the jobs whose name contains it: the indexes know ids, not names, so
+    pages of the index are read until ``limit`` match or ``NAME_SCAN_LIMIT`` jobs were looked at."""
+    from .payload import job_name
+
+    if not name:
+        found = backend.jobs(queue, state, limit=limit, offset=offset)
+        return found, offset + limit if len(found) == limit else None
+    matched: list[JobInfo] = []
+    looked = 0
+    while len(matched) < limit and looked < NAME_SCAN_LIMIT:
+        page = backend.jobs(queue, state, limit=NAME_SCAN_PAGE, offset=offset + looked)
+        for info in page:
+            looked += 1
+            if name in job_name(info.payload):
+                matched.append(info)
+                if len(matched) == limit:
+                    break
+        if len(page) < NAME_SCAN_PAGE:
+            return matched, offset + looked if len(matched) == limit else None
+    return matched, offset + looked
+
+
+def job_info(backend: Backend, queue: str, job_id: str) -> JobInfo | None:
+    """Everything known of one job; where the backend cannot give ``job_info`` yet, what ``status`` and the
+    failed set know."""
+    try:
+        return backend.job_info(queue, job_id)
+    except NotImplementedError:
+        pass
+    status = backend.status(queue, job_id)
+    if status is None:
+        return None
+    failed = backend.failed_job(queue, job_id) if status.state == "failed" else None
+    return JobInfo(
+        id=job_id,
+        queue=queue,
+        state=status.state,
+        attempts=status.attempts,
+        max_attempts=0,
+        payload=status.payload,
+        enqueued_at=None,
+        started_at=None,
+        finished_at=failed.failed_at if failed else None,
+        result=status.result,
+        error=status.error,
+    )
+
+
+def find_job(backend: Backend, job_id: str, queues: Sequence[str]) -> JobInfo | None:
+    """The job ``job_id`` in the first of ``queues`` that has it (search by id when the queue is not known)."""
+    for queue in queues:
+        info = job_info(backend, queue, job_id)
+        if info is not None:
+            return info
+    return None
+
+
+def failed_page(backend: Backend, queue: str, *, limit: int, offset: int) -> list[FailedJob]:
+    """A page of ``queue``'s dead letters, newest first."""
+    return [
+        FailedJob(i.id, i.queue, i.payload or "", i.attempts, i.error, i.finished_at or 0.0)
+        for i in backend.jobs(queue, "failed", limit=limit, offset=offset)
+    ]
+
+
+# --- actions -----------------------------------------------------------------------------------------------------
+
+
+def retry_failed(backend: Backend, queue: str, ids: Sequence[str] | None) -> int:
+    """Move failed jobs (``ids``, or all of ``queue`` when ``None``) back to ready; returns how many moved."""
+    return backend.retry_failed(queue, ids, now=time.time())
+
+
+def delete_failed(backend: Backend, queue: str, ids: Sequence[str] | None) -> int:
+    """Delete failed jobs (``ids``, or all of ``queue`` when ``None``); returns how many."""
+    if ids is None:
+        return backend.purge_failed(queue)
+    try:
+        return backend.delete_failed(queue, ids)
+    except NotImplementedError as exc:
+        raise Unsupported(str(exc)) from exc
+
+
+def set_paused(backend: Backend, queue: str, paused: bool) -> None:
+    try:
+        backend.pause(queue) if paused else backend.resume(queue)
+    except NotImplementedError as exc:
+        raise Unsupported(f"this backend cannot pause queues yet ({exc})") from exc
+
+
+def cancel(backend: Backend, queue: str, job_id: str) -> None:
+    """Cancel one job through ``JobHandle.cancel`` where the library offers it.
+
+    ``JobHandle`` acts on the process's configured backend: an app given another ``backend`` cancels there
+    only once the backend contract offers cancelling (then this is the one call to change)."""
+    from ..handle import JobHandle
+
+    handle = JobHandle[object](job_id, queue)
+    method = getattr(handle, "cancel", None)
+    if method is None:
+        raise Unsupported("cancelling a job is not available in this version")
+    try:
+        method()
+    except NotImplementedError as exc:
+        raise Unsupported(f"this backend cannot cancel jobs yet ({exc})") from exc
+
+
+def schedules() -> list[scheduler.Schedule]:
+    """The cron schedules this process knows (those of the modules the dashboard was started with)."""
+    return scheduler.registered_schedules()
