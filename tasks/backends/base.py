@@ -53,6 +53,9 @@ class Backend(ABC):
     #: ``wait_and_reserve`` leases its jobs past ``lease_s``, by as long as the wait could last: a worker then
     #: renews them from the moment it holds them (so a dead worker's job comes back one lease after it began).
     pads_wait_leases: bool = False
+    #: The datastore spreads queues over several servers (Redis Cluster): one transition may touch the keys of one
+    #: queue's slot only, so what spans queues (a workflow, say) is refused there with a clear error.
+    cluster: bool = False
 
     # --- producing -------------------------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ def _backend() -> Backend:
 
 def _check_slots(backend: Backend, home: str, queues: set[str]) -> None:
     """On Redis Cluster every key of a workflow must share one slot: its members must all use its home queue."""
-    if getattr(backend, "cluster", False) and queues - {home}:
+    if backend.cluster and queues - {home}:
         raise ConfigurationError(
             f"on Redis Cluster a workflow's jobs must all use one queue (home {home!r}; also "
             f"{sorted(queues - {home})}): send them with .on(queue) to one queue"

@@ -87,6 +87,7 @@ class ClusterBackend(RedisBackend):
 
     #: How long a call keeps retrying through a failover before it reports the backend unavailable.
     patience_s: float = 20.0
+    cluster = True
 
     def __init__(self, client: RedisCluster, *, prefix: str = "tasks", description: str = "redis cluster") -> None:
         super().__init__(cast(Any, client), prefix=prefix, description=description)

@@ -44,9 +44,9 @@ from ..listing import FALLBACK_STATE, check_page
 from . import sql
 from .connection import BUSY_TIMEOUT_S, Connections, path_from_url
 from .flow import SQLiteFlowControl
+from .listing import listed_job
 from .observe import SQLiteObserve
 from .workflows import SQLiteWorkflows
-from .listing import listed_job
 
 #: Due scheduled jobs moved to ready per queue and reserve call (as in Redis); the rest follow on the next call.
 PROMOTE_LIMIT = 200
