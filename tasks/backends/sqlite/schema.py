@@ -26,6 +26,7 @@ import sqlite3
 
 from ...errors import ConfigurationError
 from .flow_schema import FLOW_SCHEMA
+from .workflow_schema import WORKFLOW_SCHEMA
 
 #: One tuple of statements per version step, oldest first; never edit a released step, append a new one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -81,6 +82,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 3 -> 4: flow control (tasks.limits; the statements are in sqlite/flow.py)
         "CREATE TABLE paused_queues (ns TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (ns, name)) WITHOUT ROWID",
         *FLOW_SCHEMA,
+    ),
+    (  # 4 -> 5: workflows (tasks/workflows; the statements are in sqlite/workflow_schema.py)
+        *WORKFLOW_SCHEMA,
     ),
 )
 

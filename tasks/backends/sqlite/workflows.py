@@ -2,8 +2,7 @@
 (``tasks/workflows/policy.py``) in one ``BEGIN IMMEDIATE`` transaction. The Redis scripts
 (``lua/workflow_lib.lua``) are the reference; the contract tests hold both to the same results.
 
-The tables are created on first use (``CREATE TABLE IF NOT EXISTS``): a file written before workflows existed
-gains them without a migration step.
+The tables are made by the schema's migration to version 5 (``workflow_schema.py``).
 """
 
 from __future__ import annotations
@@ -17,26 +16,6 @@ from ...workflows import policy
 from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, workflow_member
 from . import sql
 from .workflow_moves import _COUNTERS, Flow
-
-TABLES = (
-    """CREATE TABLE IF NOT EXISTS workflows (
-        ns TEXT NOT NULL, home TEXT NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
-        state TEXT NOT NULL, total INTEGER NOT NULL, pending INTEGER NOT NULL, succeeded INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0, cancelled INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL,
-        finished_at REAL, allow_failures INTEGER NOT NULL DEFAULT 0, pipe INTEGER NOT NULL DEFAULT 0,
-        parent TEXT NOT NULL DEFAULT '', then_job TEXT NOT NULL DEFAULT '', catch_job TEXT NOT NULL DEFAULT '',
-        finally_job TEXT NOT NULL DEFAULT '', on_failure_job TEXT NOT NULL DEFAULT '', error TEXT,
-        current TEXT NOT NULL DEFAULT '', ttl_s REAL NOT NULL, expires_at REAL,
-        PRIMARY KEY (ns, home, id))""",
-    "CREATE INDEX IF NOT EXISTS workflows_by_time ON workflows (ns, created_at)",
-    "CREATE INDEX IF NOT EXISTS workflows_expiring ON workflows (expires_at) WHERE expires_at IS NOT NULL",
-    """CREATE TABLE IF NOT EXISTS workflow_members (
-        ns TEXT NOT NULL, home TEXT NOT NULL, wf TEXT NOT NULL, queue TEXT NOT NULL, id TEXT NOT NULL,
-        PRIMARY KEY (ns, home, wf, queue, id)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS workflow_steps (
-        ns TEXT NOT NULL, home TEXT NOT NULL, wf TEXT NOT NULL, pos INTEGER NOT NULL, job TEXT NOT NULL,
-        PRIMARY KEY (ns, home, wf, pos)) WITHOUT ROWID""",
-)
 
 _INFO = """SELECT kind, name, state, total, pending, succeeded, failed, cancelled, created_at, finished_at,
     allow_failures, parent, error, current FROM workflows
@@ -54,14 +33,7 @@ class SQLiteWorkflows:
     def _me(self) -> Any:
         return self
 
-    def _wf_tables(self, conn: sqlite3.Connection) -> None:
-        if not self.__dict__.get("_wf_ready"):
-            for statement in TABLES:
-                conn.execute(statement)
-            self.__dict__["_wf_ready"] = True
-
     def _flow(self, conn: sqlite3.Connection, now: float) -> Flow:
-        self._wf_tables(conn)
         return Flow(self, conn, now, self._me.clock())
 
     def _buried_member(self, conn: sqlite3.Connection, rowid: int, *, now: float) -> None:
@@ -157,13 +129,11 @@ class SQLiteWorkflows:
 
     def workflow_info(self, workflow: WorkflowRef) -> WorkflowInfo | None:
         with self._me.db.read() as conn:
-            self._wf_tables(conn)
             row = conn.execute(_INFO, {"ns": self._me.ns, **workflow._asdict(), "clock": self._me.clock()}).fetchone()
         return None if row is None else _info(workflow, row)
 
     def workflow_members(self, workflow: WorkflowRef) -> list[tuple[str, str]]:
         with self._me.db.read() as conn:
-            self._wf_tables(conn)
             rows = conn.execute(
                 "SELECT queue, id FROM workflow_members WHERE ns = :ns AND home = :home AND wf = :id "
                 "ORDER BY queue, id",
@@ -173,7 +143,6 @@ class SQLiteWorkflows:
 
     def workflows(self, *, limit: int = 50) -> list[WorkflowInfo]:
         with self._me.db.read() as conn:
-            self._wf_tables(conn)
             rows = conn.execute(
                 "SELECT home, id FROM workflows WHERE ns = :ns AND (parent = '' OR kind = 'batch') "
                 "AND (expires_at IS NULL OR expires_at > :clock) ORDER BY created_at DESC LIMIT :limit",
