@@ -12,6 +12,7 @@ Roles: ``m`` a member (its outcome moves the workflow), ``c`` a callback (``then
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -101,6 +102,12 @@ class WorkflowSpec:
     def total(self) -> int:
         """How many outcomes the workflow waits for: its members, or a chain's steps."""
         return len(self.members) + len(self.steps)
+
+
+def workflow_queues(specs: Sequence[WorkflowSpec], jobs: Sequence[NewJob]) -> set[str]:
+    """Every queue a workflow may put a job in: its first jobs', its later steps' and its callbacks'."""
+    later = (job for spec in specs for job in (*spec.steps, spec.then, spec.catch, spec.finally_, spec.on_failure))
+    return {job.queue for job in (*jobs, *later) if job is not None}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The Redis side of workflows: record fields, the member scripts' calls, and the reads of records.
 
-Each workflow script is ``lua/workflow_lib.lua`` followed by the transition's own file (``complete_member``,
-``fail_member``, ``cancel_workflow``, ``enqueue_workflow``, ``add_members``): one file per transition, one shared
-library, loaded from package data and called by SHA like the others.
+Each workflow script is ``lua/lib_flow.lua`` and ``lua/workflow_lib.lua`` followed by the transition's own
+file (``complete_member``, ``fail_member``, ``cancel_workflow``, ``enqueue_workflow``, ``add_members``): one
+file per transition, shared libraries, loaded from package data and called by SHA like the others.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from ...model import ErrorInfo, Lease, NewJob
-from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, pack_job
+from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, pack_job, workflow_queues
 from .calls import _PACK, _ttl_ms
-from .scripts import script_text
+from .scripts import script_source
 
 #: Entries of the listing index checked (and dropped once their record expired) per workflow sent.
 PRUNE = 10
@@ -37,7 +37,7 @@ WORKFLOW_SCRIPTS = (
 @cache
 def workflow_script(name: str) -> str:
     """The library and the transition ``name``, as one script."""
-    return script_text("workflow_lib") + "\n" + script_text(name)
+    return script_source(name, ("lib_flow", "workflow_lib"))
 
 
 class WorkflowScripts:
@@ -208,6 +208,14 @@ class RedisWorkflows:
                 replies = send()
         return sum(int(reply) for reply in replies)
 
+    def _index_queues(self, specs: Sequence[WorkflowSpec], jobs: Sequence[NewJob]) -> None:
+        """Name the workflow's queues in the queue index before its script runs: the index lies in a slot of its
+        own, which a script of the workflow's slot may not touch on a cluster."""
+        queues = workflow_queues(specs, jobs)
+        if queues:
+            with self._me._errors():
+                self._me.client.sadd(self._me.keys.queues, *queues)
+
     def _wf_run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         with self._me._errors():
             return self._wf_scripts.run(name, keys, args)
@@ -216,6 +224,7 @@ class RedisWorkflows:
         home = specs[0].ref.home
         key = self._me.keys.workflow(home, specs[0].ref.id)
         args = [self._me.keys.prefix, home, repr(now), pack_records(specs), pack_jobs(jobs)]
+        self._index_queues(specs, jobs)
         stored = bool(self._wf_run("enqueue_workflow", [key], args))
         if stored:
             with self._me._errors():
@@ -297,6 +306,7 @@ class RedisWorkflows:
     ) -> bool:
         refs = json.dumps([member_ref(q, i) for q, i in members])
         args = [self._me.keys.prefix, batch.home, repr(now), pack_records(specs), pack_jobs(jobs), refs]
+        self._index_queues(specs, jobs)
         return bool(self._wf_run("add_members", [self._me.keys.workflow(*batch)], args))
 
     def workflow_info(self, workflow: WorkflowRef) -> WorkflowInfo | None:

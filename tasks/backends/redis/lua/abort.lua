@@ -24,19 +24,8 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], 'token')
 redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished_at', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], keep_ms)
+flow_release(KEYS[1], ARGV[1], ARGV[3], true) -- flow control: its slot and unique lock end with it
 
--- metrics (tasks/observe/series.py): add `delta` (position -> number) to the packed counters of job `name` in the
--- minute HASH `key`: one field per job name, its value the counters joined by commas (see `series.PACKED`)
-local function count(key, name, delta)
-  local v = {}
-  local old = redis.call('HGET', key, name)
-  if old then for n in old:gmatch('[^,]+') do v[#v + 1] = tonumber(n) or 0 end end
-  for i, n in pairs(delta) do
-    for j = #v + 1, i do v[j] = 0 end
-    v[i] = v[i] + n
-  end
-  redis.call('HSET', key, name, table.concat(v, ','))
-end
 -- metrics (tasks/observe): one more cancelled job of this name in this minute
 if ARGV[6] ~= '' then
   local name = type(payload.name) == 'string' and payload.name or '?'

@@ -25,6 +25,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0
     redis.call('ZREM', KEYS[1], id)
     redis.call('HDEL', key, 'token')
     redis.call('HSET', key, 'state', 'failed', 'error', err, 'finished_at', now)
+    flow_release(key, id, now, true) -- flow control (lib_flow.lua)
     redis.call('ZADD', KEYS[2], now, id)
     member_outcome(ARGV[4], wkey(ARGV[4], home, wf_id), home, 'failed', now, '', err)
     buried = buried + 1

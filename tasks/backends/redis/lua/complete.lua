@@ -13,25 +13,6 @@
 -- ARGV[4]  minute, ARGV[5] retention_s
 -- Returns: a string with one character per job: '1' done, '0' stale token (the write is refused).
 
--- [flow control: tasks.limits] A job leaving `running` gives back its concurrency slot (the oldest job held for one
--- is made due now, and a worker woken) and, when it ended for good, the unique lock it holds.
-local function flow_release(key, id, now, ended)
-  local text = redis.call('HGET', key, 'flow')
-  if not text then return end
-  local ok, flow = pcall(cjson.decode, text)
-  if not ok or type(flow) ~= 'table' then return end
-  if type(flow.c) == 'string' then
-    redis.call('SREM', flow.c, id)
-    local next_id = redis.call('LPOP', flow.h)
-    while next_id and not redis.call('ZSCORE', flow.s, next_id) do next_id = redis.call('LPOP', flow.h) end
-    if next_id then
-      redis.call('ZADD', flow.s, now, next_id)
-      if redis.call('LLEN', flow.w) == 0 then redis.call('LPUSH', flow.w, 1) end
-    end
-  end
-  if ended and type(flow.u) == 'string' and redis.call('GET', flow.u) == id then redis.call('DEL', flow.u) end
-end
-
 local now, prefix = ARGV[1], ARGV[2]
 local jobs = cjson.decode(ARGV[3])
 for i, job in ipairs(jobs) do
@@ -69,18 +50,6 @@ for i, job in ipairs(jobs) do
   end
 end
 
--- metrics (tasks/observe/series.py): add `delta` (position -> number) to the packed counters of job `name` in the
--- minute HASH `key`: one field per job name, its value the counters joined by commas (see `series.PACKED`)
-local function count(key, name, delta)
-  local v = {}
-  local old = redis.call('HGET', key, name)
-  if old then for n in old:gmatch('[^,]+') do v[#v + 1] = tonumber(n) or 0 end end
-  for i, n in pairs(delta) do
-    for j = #v + 1, i do v[j] = 0 end
-    v[i] = v[i] + n
-  end
-  redis.call('HSET', key, name, table.concat(v, ','))
-end
 -- metrics (tasks/observe): the jobs completed above, summed per job name, then added once per name
 if KEYS[3] then
   local add, any = {}, false

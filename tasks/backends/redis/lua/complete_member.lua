@@ -18,5 +18,6 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], 'token')
 redis.call('HSET', KEYS[1], 'state', 'succeeded', 'result', ARGV[4], 'finished_at', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+flow_release(KEYS[1], ARGV[1], ARGV[3], true) -- flow control (lib_flow.lua)
 member_outcome(ARGV[6], KEYS[3], ARGV[7], 'succeeded', ARGV[3], ARGV[4], '')
 return 1

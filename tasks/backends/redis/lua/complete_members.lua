@@ -26,6 +26,7 @@ for i, m in ipairs(members) do
     redis.call('HDEL', key, 'token')
     redis.call('HSET', key, 'state', 'succeeded', 'result', m[3], 'finished_at', now)
     redis.call('PEXPIRE', key, m[4])
+    flow_release(key, m[1], now, true) -- flow control (lib_flow.lua)
     member_outcome(P, wkey(P, m[5], m[6]), m[5], 'succeeded', now, m[3], '')
     out[i] = '1'
   else

@@ -9,25 +9,6 @@
 -- ARGV[1]  id, ARGV[2] token, ARGV[3] run_at, ARGV[4] now
 -- Returns: 1, or 0 when the token is stale (the write is refused).
 
--- [flow control: tasks.limits] A job leaving `running` gives back its concurrency slot (the oldest job held for one
--- is made due now, and a worker woken) and, when it ended for good, the unique lock it holds.
-local function flow_release(key, id, now, ended)
-  local text = redis.call('HGET', key, 'flow')
-  if not text then return end
-  local ok, flow = pcall(cjson.decode, text)
-  if not ok or type(flow) ~= 'table' then return end
-  if type(flow.c) == 'string' then
-    redis.call('SREM', flow.c, id)
-    local next_id = redis.call('LPOP', flow.h)
-    while next_id and not redis.call('ZSCORE', flow.s, next_id) do next_id = redis.call('LPOP', flow.h) end
-    if next_id then
-      redis.call('ZADD', flow.s, now, next_id)
-      if redis.call('LLEN', flow.w) == 0 then redis.call('LPUSH', flow.w, 1) end
-    end
-  end
-  if ended and type(flow.u) == 'string' and redis.call('GET', flow.u) == id then redis.call('DEL', flow.u) end
-end
-
 local run_at, now = tonumber(ARGV[3]), tonumber(ARGV[4])
 if not (run_at and now and run_at == run_at and now == now and run_at < math.huge) then
   return redis.error_reply('defer: run_at and now must be finite numbers')

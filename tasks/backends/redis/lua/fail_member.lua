@@ -15,6 +15,7 @@ if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], 'token')
 redis.call('HSET', KEYS[1], 'state', 'failed', 'error', ARGV[4], 'finished_at', ARGV[3])
+flow_release(KEYS[1], ARGV[1], ARGV[3], true) -- flow control (lib_flow.lua)
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 member_outcome(ARGV[5], KEYS[4], ARGV[6], 'failed', ARGV[3], '', ARGV[4])
 return 1

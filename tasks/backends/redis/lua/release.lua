@@ -7,25 +7,6 @@
 -- ARGV[1]  id, ARGV[2] token
 -- Returns: 1, or 0 when the token is stale.
 
--- [flow control: tasks.limits] A job leaving `running` gives back its concurrency slot (the oldest job held for one
--- is made due now, and a worker woken) and, when it ended for good, the unique lock it holds.
-local function flow_release(key, id, now, ended)
-  local text = redis.call('HGET', key, 'flow')
-  if not text then return end
-  local ok, flow = pcall(cjson.decode, text)
-  if not ok or type(flow) ~= 'table' then return end
-  if type(flow.c) == 'string' then
-    redis.call('SREM', flow.c, id)
-    local next_id = redis.call('LPOP', flow.h)
-    while next_id and not redis.call('ZSCORE', flow.s, next_id) do next_id = redis.call('LPOP', flow.h) end
-    if next_id then
-      redis.call('ZADD', flow.s, now, next_id)
-      if redis.call('LLEN', flow.w) == 0 then redis.call('LPUSH', flow.w, 1) end
-    end
-  end
-  if ended and type(flow.u) == 'string' and redis.call('GET', flow.u) == id then redis.call('DEL', flow.u) end
-end
-
 local job = redis.call('HMGET', KEYS[1], 'token', 'attempts')
 if job[1] ~= ARGV[2] then return 0 end
 -- the attempt given back; counters damaged since the reserve are reset rather than failing midway

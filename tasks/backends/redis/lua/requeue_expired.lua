@@ -11,25 +11,6 @@
 -- ARGV[1]  job hash key prefix, ARGV[2] now, ARGV[3] limit
 -- Returns: {requeued, failed, damaged}: damaged is 1 when a key of the queue holds the wrong type (nothing done).
 
--- [flow control: tasks.limits] A job leaving `running` gives back its concurrency slot (the oldest job held for one
--- is made due now, and a worker woken) and, when it ended for good, the unique lock it holds.
-local function flow_release(key, id, now, ended)
-  local text = redis.call('HGET', key, 'flow')
-  if not text then return end
-  local ok, flow = pcall(cjson.decode, text)
-  if not ok or type(flow) ~= 'table' then return end
-  if type(flow.c) == 'string' then
-    redis.call('SREM', flow.c, id)
-    local next_id = redis.call('LPOP', flow.h)
-    while next_id and not redis.call('ZSCORE', flow.s, next_id) do next_id = redis.call('LPOP', flow.h) end
-    if next_id then
-      redis.call('ZADD', flow.s, now, next_id)
-      if redis.call('LLEN', flow.w) == 0 then redis.call('LPUSH', flow.w, 1) end
-    end
-  end
-  if ended and type(flow.u) == 'string' and redis.call('GET', flow.u) == id then redis.call('DEL', flow.u) end
-end
-
 for key, kind in pairs({[KEYS[1]] = 'zset', [KEYS[2]] = 'list', [KEYS[3]] = 'zset', [KEYS[4]] = 'list'}) do
   local found = redis.call('TYPE', key)['ok']
   if found ~= 'none' and found ~= kind then return {0, 0, 1} end

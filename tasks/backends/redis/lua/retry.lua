@@ -12,25 +12,6 @@
 -- KEYS[7]  minutes  ZSET  minute -> minute: the minutes that have counters
 -- ARGV[6]  name, ARGV[7] run_ms, ARGV[8] wait_ms, ARGV[9] bucket, ARGV[10] minute, ARGV[11] retention_s
 
--- [flow control: tasks.limits] A job leaving `running` gives back its concurrency slot (the oldest job held for one
--- is made due now, and a worker woken) and, when it ended for good, the unique lock it holds.
-local function flow_release(key, id, now, ended)
-  local text = redis.call('HGET', key, 'flow')
-  if not text then return end
-  local ok, flow = pcall(cjson.decode, text)
-  if not ok or type(flow) ~= 'table' then return end
-  if type(flow.c) == 'string' then
-    redis.call('SREM', flow.c, id)
-    local next_id = redis.call('LPOP', flow.h)
-    while next_id and not redis.call('ZSCORE', flow.s, next_id) do next_id = redis.call('LPOP', flow.h) end
-    if next_id then
-      redis.call('ZADD', flow.s, now, next_id)
-      if redis.call('LLEN', flow.w) == 0 then redis.call('LPUSH', flow.w, 1) end
-    end
-  end
-  if ended and type(flow.u) == 'string' and redis.call('GET', flow.u) == id then redis.call('DEL', flow.u) end
-end
-
 local run_at, now = tonumber(ARGV[3]), tonumber(ARGV[4])
 if not (run_at and now and run_at == run_at and now == now and run_at < math.huge) then
   return redis.error_reply('retry: run_at and now must be finite numbers')
@@ -55,18 +36,6 @@ else
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 end
 
--- metrics (tasks/observe/series.py): add `delta` (position -> number) to the packed counters of job `name` in the
--- minute HASH `key`: one field per job name, its value the counters joined by commas (see `series.PACKED`)
-local function count(key, name, delta)
-  local v = {}
-  local old = redis.call('HGET', key, name)
-  if old then for n in old:gmatch('[^,]+') do v[#v + 1] = tonumber(n) or 0 end end
-  for i, n in pairs(delta) do
-    for j = #v + 1, i do v[j] = 0 end
-    v[i] = v[i] + n
-  end
-  redis.call('HSET', key, name, table.concat(v, ','))
-end
 -- metrics (tasks/observe): one more retried attempt of this job name in this minute, its run and wait times
 if KEYS[7] then
   local name = ARGV[6]

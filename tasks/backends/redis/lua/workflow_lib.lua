@@ -39,11 +39,11 @@ local function push_job(P, j, now)
   else
     redis.call('ZADD', qkey(P, q, 'scheduled'), run_at, id)
   end
-  redis.call('SADD', P .. ':queues', q)
   return 1
 end
 
--- push_job for many decoded jobs (a batch's members): one RPUSH per queue and 1000 ids, one wake-up, one SADD.
+-- push_job for many decoded jobs (a batch's members): one RPUSH per queue and 1000 ids, one wake-up. The queue
+-- index lies in another slot: the caller names the queues there before the script runs.
 local function push_jobs(P, jobs, now)
   local ready, order = {}, {}
   for _, j in ipairs(jobs) do
@@ -68,7 +68,6 @@ local function push_jobs(P, jobs, now)
     end
     local wake = qkey(P, q, 'wake')
     if #ids > 0 and redis.call('LLEN', wake) == 0 then redis.call('LPUSH', wake, 1) end
-    redis.call('SADD', P .. ':queues', q)
   end
 end
 
