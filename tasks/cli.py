@@ -20,7 +20,7 @@ from .limits.commands import add_commands as flow_commands
 from .observe.commands import add_commands as add_observe_commands
 from .signals import install_stop_signals
 from .worker import Worker, WorkerSettings, default_queues
-from .worker.autoscaling import add_autoscale_options, make_supervisor
+from .worker.autoscaling import add_autoscale_options, check_autoscale, make_supervisor
 from .worker.pool import PoolSettings
 from .worker.process import ChildSpec
 
@@ -224,6 +224,7 @@ def run_worker(args: argparse.Namespace) -> int:
     modules = load_app(modules_of(args), required=True)
     require_jobs(modules)
     current = config.settings()
+    check_autoscale(args, url=current.url)  # bad bounds or memory:// fail before anything starts
     backend = config.get_backend()
     queues = [q.strip() for q in args.queues.split(",") if q.strip()] if args.queues else default_queues()
     for queue in queues:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 
 from ..backends.base import Backend
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable, ConfigurationError
 from ..model import WorkerInfo
 from .autoscale import POOL_ROLE, Autoscaler, AutoscaleSettings, Decision
 from .pool import ChildHandle, PoolSettings, Supervisor
@@ -189,17 +189,32 @@ def add_autoscale_options(worker: argparse.ArgumentParser) -> None:
         worker.add_argument(flag, type=float, default=default, metavar="S", help=text)
 
 
-def make_supervisor(
-    backend: Backend, settings: PoolSettings, args: argparse.Namespace, *, on_stop: Callable[[], object] | None
-) -> Supervisor:
-    """The pool ``args`` ask for: fixed (``--concurrency``) or autoscaling (``--autoscale``)."""
+def check_autoscale(args: argparse.Namespace, *, url: str) -> AutoscaleSettings | None:
+    """The autoscale settings ``args`` ask for, checked before anything starts (``None``: a fixed pool).
+
+    Raises ``ConfigurationError`` for bounds or timings that cannot work, and for ``memory://``, whose single
+    in-process worker has no pool to scale.
+    """
     if not getattr(args, "autoscale", None):
-        return Supervisor(backend, settings, on_stop=on_stop)
-    autoscale = AutoscaleSettings.parse(
+        return None
+    if url.startswith("memory://"):
+        raise ConfigurationError(
+            "--autoscale needs a pool of worker processes; memory:// runs one worker in this process"
+        )
+    return AutoscaleSettings.parse(
         args.autoscale,
         target_wait_s=args.target_wait,
         quiet_s=args.scale_quiet,
         cooldown_s=args.scale_cooldown,
         check_s=args.scale_check,
     )
+
+
+def make_supervisor(
+    backend: Backend, settings: PoolSettings, args: argparse.Namespace, *, on_stop: Callable[[], object] | None
+) -> Supervisor:
+    """The pool ``args`` ask for: fixed (``--concurrency``) or autoscaling (``--autoscale``)."""
+    autoscale = check_autoscale(args, url=settings.child.url)
+    if autoscale is None:
+        return Supervisor(backend, settings, on_stop=on_stop)
     return AutoscalingSupervisor(backend, settings, autoscale, on_stop=on_stop)

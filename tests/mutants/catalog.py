@@ -522,10 +522,12 @@ MUTANTS: tuple[Mutant, ...] = (
         "a worker of several queues on a cluster would never take a job of its lower queues",
     ),
     Mutant(
-        "autoscale-ignores-its-cooldown", "autoscale", "tasks/worker/autoscale.py",
-        "        if now - self._changed_at < self.settings.cooldown_s:", "        if False:",
-        ("tests/unit/test_autoscale_policy.py",),
-        "a pool would double on every look, before its new processes could help",
+        "cluster-noscript-resends-every-call", "cluster", "tasks/backends/redis/cluster.py",
+        "            for i, reply in zip(refused, self._pipelined([commands[i] for i in refused])):\n"
+        "                replies[i] = reply",
+        "            replies = self._pipelined(commands)",
+        ("tests/cluster/test_cluster_scripts.py",),
+        "after a failover a dispatch would run twice on the other masters and report its jobs as already there",
     ),
     Mutant(
         "autoscale-restarts-the-processes-it-retires", "autoscale", "tasks/worker/autoscaling.py",

@@ -62,3 +62,23 @@ def test_a_burst_grows_the_pool_to_its_maximum_and_quiet_shrinks_it_to_its_minim
     assert len(records(pools.record)) == 2000 and not duplicates(pools.record)
     assert redis_backend.queue_stats("default").running == 0
     assert "leaves once its jobs are done" in pool.log_text()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("args", "url", "error"),
+    [
+        (("--autoscale", "4,2"), "redis", "1 <= MIN <= MAX"),
+        (("--autoscale", "2"), "redis", "give MIN,MAX"),
+        (("--autoscale", "1,2", "--target-wait", "-1"), "redis", "target_wait_s"),
+        (("--autoscale", "1,2"), "memory", "memory:// runs one worker"),
+    ],
+)
+def test_an_autoscale_that_cannot_work_is_refused_before_anything_starts(
+    args: tuple[str, ...], url: str, error: str, redis_url: str, prefix: str
+) -> None:
+    target = redis_url if url == "redis" else f"memory://{prefix}"
+    result = run_tasks(["worker", "tests.jobs", *args], url=target, prefix=prefix)
+    assert result.returncode == 2, result.stderr
+    assert error in result.stderr
+    assert "worker pool starting" not in result.stderr
