@@ -619,4 +619,17 @@ MUTANTS: tuple[Mutant, ...] = (
         ("tests/dashboard/test_safety.py::test_with_a_token_every_request_needs_it",),
         "anyone reaching the port would get a session with ?token=anything",
     ),
+    # --- integration of the wave-2 parts: workflow members are counted and release what they hold -----------------
+    Mutant(
+        "member-completion-not-counted", "integration", f"{LUA}/complete_member.lua",
+        "if KEYS[5] then count_attempt(", "if false then count_attempt(",
+        (f"{CONTRACT}/test_workflows_metrics.py::test_members_run_one_by_one_are_counted_as_they_end",),
+        "a batch's members would be missing from the metrics on Redis",
+    ),
+    Mutant(
+        "sqlite-member-failure-not-counted", "integration", "tasks/backends/sqlite/workflows.py",
+        'self._me.count_outcomes(conn, "f", [lease], [True], now)', "pass",
+        (f"{CONTRACT}/test_workflows_metrics.py::test_members_run_one_by_one_are_counted_as_they_end",),
+        "a failed member would be missing from the metrics on SQLite",
+    ),
 )  # fmt: skip

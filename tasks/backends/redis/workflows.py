@@ -18,6 +18,7 @@ from redis.exceptions import NoScriptError
 from ...model import ErrorInfo, Lease, NewJob
 from ...workflows.records import WorkflowInfo, WorkflowRef, WorkflowSpec, pack_job, workflow_queues
 from .calls import _PACK, _ttl_ms
+from .observe import metric_keys, sample_args
 from .scripts import script_source
 
 #: Entries of the listing index checked (and dropped once their record expired) per workflow sent.
@@ -37,7 +38,7 @@ WORKFLOW_SCRIPTS = (
 @cache
 def workflow_script(name: str) -> str:
     """The library and the transition ``name``, as one script."""
-    return script_source(name, ("lib_flow", "workflow_lib"))
+    return script_source(name, ("lib_flow", "lib_metrics", "workflow_lib"))
 
 
 class WorkflowScripts:
@@ -254,7 +255,13 @@ class RedisWorkflows:
         args = complete_args(
             lease, result, now=now, ttl_s=result_ttl_s, prefix=self._me.keys.prefix, home=workflow.home
         )
-        return bool(self._wf_run("complete_member", keys, args))
+        mkeys, margs = self._member_metrics(lease, now)
+        return bool(self._wf_run("complete_member", [*keys, *mkeys], [*args, *margs]))
+
+    def _member_metrics(self, lease: Lease, now: float) -> tuple[list[str], list[Any]]:
+        """The metric keys and trailing arguments of a member's outcome script (both empty: metrics off)."""
+        mkeys, margs = metric_keys(self._me.keys, lease.queue, now, self._me.record_metrics)
+        return mkeys, ([*sample_args(lease, now), *margs] if mkeys else [])
 
     def complete_members(self, items: Sequence[tuple[Lease, str, float, WorkflowRef]], *, now: float) -> list[bool]:
         """One ``complete_members`` call per run of members of the same queue, all in one round trip on the
@@ -264,14 +271,16 @@ class RedisWorkflows:
         for lease, result, ttl, workflow in items:
             if not runs or runs[-1][0] != lease.queue:
                 runs.append((lease.queue, []))
-            runs[-1][1].append([lease.job_id, lease.token, result, _ttl_ms(ttl), workflow.home, workflow.id])
+            sample = sample_args(lease, now) if me.record_metrics else []
+            runs[-1][1].append([lease.job_id, lease.token, result, _ttl_ms(ttl), workflow.home, workflow.id, *sample])
 
         def commands() -> list[tuple[Any, ...]]:
             made = []
             for queue, members in runs:
                 qk = me.queue_keys(queue)
-                args = [repr(now), qk.job_prefix, me.keys.prefix, _PACK.encode(members)]
-                made.append(("EVALSHA", scripts.shas["complete_members"], 1, qk.leases, *args))
+                mkeys, margs = metric_keys(me.keys, queue, now, me.record_metrics)
+                args = [repr(now), qk.job_prefix, me.keys.prefix, _PACK.encode(members), *margs]
+                made.append(("EVALSHA", scripts.shas["complete_members"], 1 + len(mkeys), qk.leases, *mkeys, *args))
             return made
 
         if not items:
@@ -288,7 +297,8 @@ class RedisWorkflows:
         qk = self._me.queue_keys(lease.queue)
         keys = [qk.job(lease.job_id), qk.leases, qk.failed, self._me.keys.workflow(*workflow)]
         args = fail_args(lease, error, now=now, prefix=self._me.keys.prefix, home=workflow.home)
-        return bool(self._wf_run("fail_member", keys, args))
+        mkeys, margs = self._member_metrics(lease, now)
+        return bool(self._wf_run("fail_member", [*keys, *mkeys], [*args, *margs]))
 
     def cancel_workflow(self, workflow: WorkflowRef, *, now: float) -> bool:
         keys = [self._me.keys.workflow(*workflow)]

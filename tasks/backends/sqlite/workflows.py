@@ -63,6 +63,7 @@ class SQLiteWorkflows:
             flow = self._flow(conn, now)
             if not self._me._complete(conn, (lease, result, result_ttl_s), now=now, clock=flow.clock):
                 return False
+            self._me.count_outcomes(conn, "s", [lease], [True], now)
             flow.member_outcome(workflow, "succeeded", result, "")
         return True
 
@@ -76,6 +77,7 @@ class SQLiteWorkflows:
                 if written:
                     flow.member_outcome(workflow, "succeeded", result, "")
                 done.append(written)
+            self._me.count_outcomes(conn, "s", [lease for lease, _, _, _ in items], done, now)
         return done
 
     def fail_member(self, lease: Lease, *, error: ErrorInfo, now: float, workflow: WorkflowRef) -> bool:
@@ -84,6 +86,7 @@ class SQLiteWorkflows:
             flow = self._flow(conn, now)
             if conn.execute(sql.FAIL, {**params, "error": error.to_json(), "now": now}).rowcount != 1:
                 return False
+            self._me.count_outcomes(conn, "f", [lease], [True], now)
             flow.member_outcome(workflow, "failed", "", error.to_json())
         return True
 

@@ -5,6 +5,10 @@
 -- KEYS[1]  leases  ZSET  job id -> lease expiry
 -- ARGV[1]  now, ARGV[2] job hash key prefix of the queue, ARGV[3] key prefix P
 -- ARGV[4]  members JSON array, one array per member: id, token, result, result_ttl_ms, home queue, workflow id
+--          then, when metrics are on: job name, run_ms, wait_ms, bucket
+-- Metrics (lib_metrics.lua), only when KEYS[3] is given:
+-- KEYS[2]  metrics  HASH  the queue's counters of this minute;  KEYS[3]  minutes  ZSET
+-- ARGV[5]  minute, ARGV[6] retention_s
 -- Returns: a string with one character per member: '1' done, '0' stale token (nothing written for it).
 
 local now, prefix, P = ARGV[1], ARGV[2], ARGV[3]
@@ -17,6 +21,8 @@ for i, m in ipairs(members) do
   if not m[4]:find('^%d+$') or #m[4] > 15 or m[4] == '0' then
     return redis.error_reply('complete_members: member ' .. i .. ': result_ttl_ms must be an integer > 0')
   end
+  local why = KEYS[3] and bad_sample(m[7], m[8], m[9], m[10])
+  if why then return redis.error_reply('complete_members: member ' .. i .. ': ' .. why) end
 end
 local out = {}
 for i, m in ipairs(members) do
@@ -27,6 +33,7 @@ for i, m in ipairs(members) do
     redis.call('HSET', key, 'state', 'succeeded', 'result', m[3], 'finished_at', now)
     redis.call('PEXPIRE', key, m[4])
     flow_release(key, m[1], now, true) -- flow control (lib_flow.lua)
+    if KEYS[3] then count_attempt(KEYS[2], KEYS[3], m[7], 1, m[8], m[9], m[10], ARGV[5], ARGV[6]) end
     member_outcome(P, wkey(P, m[5], m[6]), m[5], 'succeeded', now, m[3], '')
     out[i] = '1'
   else

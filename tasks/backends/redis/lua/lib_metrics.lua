@@ -14,3 +14,23 @@ local function count(key, name, delta)
   end
   redis.call('HSET', key, name, table.concat(v, ','))
 end
+
+-- Why the metric arguments of one attempt (name, run_ms, wait_ms, bucket) cannot be counted, or nil.
+local function bad_sample(name, run_ms, wait_ms, bucket)
+  run_ms, wait_ms, bucket = tostring(run_ms), tostring(wait_ms), tostring(bucket)
+  if type(name) ~= 'string' or type(run_ms) ~= 'string' or not run_ms:find('^%d+$') or type(wait_ms) ~= 'string'
+      or not wait_ms:find('^%d+$') or type(bucket) ~= 'string' or not bucket:find('^%d%d?$') or tonumber(bucket) > 14 then
+    return 'malformed metrics (name, run_ms, wait_ms, bucket 0-14)'
+  end
+  return nil
+end
+
+-- Count one attempt of job `name` ending as `position` (1 succeeded, 2 failed, 3 retried) in the minute HASH
+-- `hash`, with its run and wait times, and keep the minute in the `minutes` index for `retention` seconds.
+local function count_attempt(hash, minutes, name, position, run_ms, wait_ms, bucket, minute, retention)
+  count(hash, name, {[position] = 1, [5] = tonumber(run_ms), [6] = tonumber(wait_ms), [7 + tonumber(bucket)] = 1})
+  redis.call('EXPIRE', hash, retention)
+  redis.call('ZADD', minutes, minute, minute)
+  redis.call('ZREMRANGEBYSCORE', minutes, '-inf', '(' .. (tonumber(minute) - tonumber(retention)))
+  redis.call('EXPIRE', minutes, retention)
+end
