@@ -144,3 +144,15 @@ def test_progress_is_written_to_a_running_job_only(backend: Backend, clock: Cloc
     later = Progress(1.0, "", clock() + 1)
     backend.set_progress("q", "a", later)
     assert backend.job_info("q", "a").progress == later  # type: ignore[union-attr]
+
+
+def test_aborts_are_read_for_the_jobs_of_many_queues_at_once(backend: Backend, clock: Clock) -> None:
+    # Given a worker holding jobs of three queues (each queue its own slot on a cluster), one of them aborted
+    queues = ("emails", "reports", "thumbnails")
+    for queue in queues:
+        backend.enqueue(new_job(queue, f"{queue}-1", now=clock()), now=clock())
+    leases = backend.reserve(list(queues), worker_id="w", now=clock(), lease_s=30, count=3)
+    assert backend.cancel("reports", "reports-1", now=clock(), abort=True) == "abort_requested"
+
+    # Then one read answers for all of them, in the order asked
+    assert backend.aborts_requested(leases[::-1]) == [False, True, False]

@@ -43,6 +43,7 @@ class RedisObserve:
     if TYPE_CHECKING:
 
         def _run(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any: ...
+        def _commands(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]: ...
         def _errors(self) -> AbstractContextManager[None]: ...
 
     def cancel(self, queue: str, job_id: str, *, now: float, abort: bool = False) -> CancelResult:
@@ -65,8 +66,21 @@ class RedisObserve:
     def aborts_requested(self, leases: Sequence[Lease]) -> list[bool]:
         if not leases:
             return []
-        keys = [self.keys.queue(lease.queue).job(lease.job_id) for lease in leases]
-        return [bool(flag) for flag in self._run("aborts", keys, [lease.token for lease in leases])]
+        by_queue: dict[str, list[int]] = {}
+        for index, lease in enumerate(leases):
+            by_queue.setdefault(lease.queue, []).append(index)
+        calls = []  # one call per queue: a script stays in its queue's slot (a worker of many queues, on a cluster)
+        for queue, indexes in by_queue.items():
+            qk = self.keys.queue(queue)
+            keys = [qk.job(leases[i].job_id) for i in indexes]
+            calls.append(self.scripts.command("aborts", keys, [leases[i].token for i in indexes]))
+        flags = [False] * len(leases)
+        with self._errors():
+            replies = self._commands(calls)
+        for indexes, reply in zip(by_queue.values(), replies):
+            for i, flag in zip(indexes, reply):
+                flags[i] = bool(flag)
+        return flags
 
     def metric_series(self, *, since: float, until: float) -> list[MetricPoint]:
         """Every queue's minutes in ``[since, until]``: one round trip for the minute indexes, one for the counters."""
