@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -67,6 +67,23 @@ class RedisFlowControl:
                 "enqueue_flow", [qk.ready, qk.scheduled, qk.wake, qk.job(job.id), lock], args
             )
         return str(job_id), bool(int(stored))
+
+    def limit_use(
+        self, queue: str, *, rates: Sequence[tuple[str, float]], slots: Sequence[str], now: float
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        """One pipeline: ``ZCOUNT`` of each rate's recent starts, ``SCARD``/``LLEN`` of each key's slots and waiters
+        (a waiter taken off since may still be listed: the figure is an upper bound)."""
+        qk = self.queue_keys(queue)
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            for bucket, per in rates:
+                pipe.zcount(qk.rate(bucket), f"({now - per!r}", "+inf")
+            for key in slots:
+                pipe.scard(qk.slots(key)).llen(qk.held(key))
+            replies = pipe.execute()
+        counted = [int(x) for x in replies[: len(rates)]]
+        rest = replies[len(rates) :]
+        return counted, [(int(rest[i]), int(rest[i + 1])) for i in range(0, len(rest), 2)]
 
     def paused_queues(self) -> set[str]:
         """The listed queues whose ``paused`` key is set: the key decides, should the index have drifted."""
