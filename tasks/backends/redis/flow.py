@@ -28,6 +28,8 @@ class RedisFlowControl:
     scripts: Scripts
     queue_keys: Callable[[str], QueueKeys]
     _errors: Callable[[], AbstractContextManager[None]]
+    _commands: Callable[[Sequence[tuple[Any, ...]]], list[Any]]
+    _known_queues: set[str]
 
     def pause(self, queue: str) -> None:
         """Set the queue's own ``paused`` key (what the reserve reads), then list the queue in the index."""
@@ -61,11 +63,12 @@ class RedisFlowControl:
             "1" if flow.debounce_s is not None else "",
             HELD_AT,
         )
-        with self._errors():
-            self.client.sadd(self.keys.queues, job.queue)
-            job_id, stored = self.scripts.run(
-                "enqueue_flow", [qk.ready, qk.scheduled, qk.wake, qk.job(job.id), lock], args
-            )
+        call = self.scripts.command("enqueue_flow", [qk.ready, qk.scheduled, qk.wake, qk.job(job.id), lock], args)
+        if job.queue in self._known_queues:
+            job_id, stored = self._commands([call])[0]
+        else:  # as ``enqueue`` does: the queue is listed once per process, in the same round trip
+            job_id, stored = self._commands([("SADD", self.keys.queues, job.queue), call])[1]
+            self._known_queues.add(job.queue)
         return str(job_id), bool(int(stored))
 
     def limit_use(
