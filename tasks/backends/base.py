@@ -281,6 +281,13 @@ class Backend(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} does not apply flow control yet")
 
+    def limit_use(
+        self, queue: str, *, rates: Sequence[tuple[str, float]], slots: Sequence[str], now: float
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        """How much of some limits of ``queue`` is in use (for listings): per ``(bucket, per_s)`` of ``rates`` the
+        starts counted in the last ``per_s`` seconds; per concurrency key of ``slots``, ``(running, waiting)``."""
+        raise NotImplementedError(f"{type(self).__name__} does not apply flow control yet")
+
     # --- cron and workers ------------------------------------------------------------------------------------
 
     @abstractmethod

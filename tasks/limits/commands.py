@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 
 from .. import registry
-from ..app import load_app
 from ..backends.base import Backend
 from ..commands import CommandError, chosen_queue, existing_queue, open_backend, print_table
 from .options import FlowOptions, RateLimit
@@ -51,32 +51,54 @@ def run_resume(args: argparse.Namespace) -> int:
 
 
 def run_limits(args: argparse.Namespace) -> int:
-    """One line per job with flow-control options (and per shared limit): what it limits, and how."""
-    load_app(args.app, required=False)
-    rows = [("name", "kind", "rule", "jobs")]
-    users: dict[str, list[str]] = {}
+    """One line per limit of the loaded jobs and per shared limit: its rule and, when it has no key, its use now."""
+    backend = open_backend(args)
+    now = time.time()
+    rows = [("name", "queue", "kind", "rule", "in use now")]
+    shared: dict[tuple[str, str], list[str]] = {}
     for definition in registry.definitions():
         flow = definition.flow
         if not isinstance(flow, FlowOptions):
             continue
         for rate in flow.rates:
             if rate.name:
-                users.setdefault(rate.name, []).append(definition.name)
-        rows += [(definition.name, kind, rule, definition.name) for kind, rule in describe(flow)]
-    for name, rate in sorted(defined().items()):
-        rows.append((name, "rate (shared)", _rate_rule(rate), ",".join(users.get(name, [])) or "-"))
+                shared.setdefault((rate.name, definition.queue), []).append(definition.name)
+        for kind, rule in describe(flow):
+            use = _use(backend, definition.queue, definition.name, kind, flow, now)
+            rows.append((definition.name, definition.queue, kind, rule, use))
+    limits = defined()
+    for (name, queue), users in sorted(shared.items()):
+        rate = limits[name]
+        counted = backend.limit_use(queue, rates=[(name, rate.per)], slots=[], now=now)[0][0]
+        rows.append((name, queue, "rate (shared)", _rate_rule(rate), f"{counted} started ({', '.join(users)})"))
     if len(rows) == 1:
         print("no limits: no loaded job has flow-control options (name job modules with --app)")
-        return 0
-    print_table(rows)
-    paused = open_backend(args).paused_queues()
+    else:
+        print_table(rows)
+    paused = backend.paused_queues()
     if paused:
         print(f"paused queues: {', '.join(sorted(paused))}")
     return 0
 
 
+def _use(backend: Backend, queue: str, name: str, kind: str, flow: FlowOptions, now: float) -> str:
+    """What ``limits`` shows of one job's own limit in use: read for limits without a key, "per key" otherwise."""
+    if kind == "concurrency":
+        if flow.concurrency_key is not None:
+            return "per key"
+        running, waiting = backend.limit_use(queue, rates=[], slots=[name], now=now)[1][0]
+        return f"{running} running, {waiting} waiting"
+    if kind == "rate":
+        own = next(rate for rate in flow.rates if not rate.name)
+        if own.key is not None:
+            return "per key"
+        counted = backend.limit_use(queue, rates=[(name, own.per)], slots=[], now=now)[0][0]
+        return f"{counted} started"
+    return "-"
+
+
 def describe(flow: FlowOptions) -> list[tuple[str, str]]:
-    """``(kind, rule)`` for each option in use, as ``limits`` prints them."""
+    """``(kind, rule)`` for each option in use, as ``limits`` prints them (a job's own rate limit: one at most)."""
     found = []
     if flow.unique_for_s is not None:
         found.append(("unique", f"for {flow.unique_for_s:g} s, until {flow.unique_until}" + _keyed(flow.unique_key)))
@@ -84,7 +106,7 @@ def describe(flow: FlowOptions) -> list[tuple[str, str]]:
         found.append(("debounce", f"{flow.debounce_s:g} s" + _keyed(flow.unique_key)))
     if flow.concurrency is not None:
         found.append(("concurrency", f"{flow.concurrency} at once" + _keyed(flow.concurrency_key)))
-    found += [("rate", _rate_rule(rate)) for rate in flow.rates if not rate.name]
+    found += [("rate", _rate_rule(rate)) for rate in flow.rates if not rate.name][:1]
     return found
 
 

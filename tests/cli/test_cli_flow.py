@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tasks import queue
+from tasks.cli import main
+from tasks.config import get_backend
 from tests import jobs
 from tests.cli.conftest import table
 from tests.support.processes import run_tasks
@@ -44,6 +48,18 @@ def test_limits_lists_the_flow_control_options_of_the_loaded_jobs(redis_app: str
     done = run_tasks(["limits", "--app", "tests.jobs"], url=redis_app, prefix=prefix)
     assert done.returncode == 0, done.stderr
     rows = table(done.stdout)
-    assert ["tests.per_user", "concurrency", "2", "at", "once", "per", "key", "tests.per_user"] in rows
-    assert ["tests.rate_limited", "rate", "50", "per", "1", "s", "tests.rate_limited"] in rows
+    assert ["tests.per_user", "default", "concurrency", "2", "at", "once", "per", "key", "per", "key"] in rows
+    assert ["tests.rate_limited", "default", "rate", "50", "per", "1", "s", "0", "started"] in rows
     assert "paused queues: emails" in done.stdout
+
+
+def test_limits_shows_the_use_of_a_limit_without_a_key(redis_app: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given two jobs under a rate limit, taken by a reserve
+    jobs.rate_limited.delay(1)
+    jobs.rate_limited.delay(2)
+    get_backend().reserve(["default"], worker_id="w", now=time.time(), lease_s=30, count=10)
+
+    # Then `limits` (run here: a process of its own starts slower than the limit's 1 s window) counts their starts
+    assert main(["limits", "--app", "tests.jobs"]) == 0
+    rows = table(capsys.readouterr().out)
+    assert ["tests.rate_limited", "default", "rate", "50", "per", "1", "s", "2", "started"] in rows

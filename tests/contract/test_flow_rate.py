@@ -83,3 +83,17 @@ def test_a_held_job_does_not_count_a_start(backend: Backend, clock: Clock) -> No
     [lease] = backend.reserve(["q"], worker_id="w", now=clock(), lease_s=30, count=10)
     assert backend.complete(lease, "null", now=clock(), result_ttl_s=60)
     assert take(backend, clock) == ["b"]  # the second start of two allowed
+
+
+def test_the_use_of_limits_can_be_read(backend: Backend, clock: Clock) -> None:
+    # Given two starts of a rate limit, and a key whose one slot is taken with one job waiting
+    for i in range(2):
+        enqueue(backend, clock, f"r{i}", THREE_PER_10S)
+    one_slot = JobFlow(concurrency=1, concurrency_key="feed")
+    enqueue(backend, clock, "c1", one_slot)
+    enqueue(backend, clock, "c2", one_slot)
+    assert sorted(take(backend, clock)) == ["c1", "r0", "r1"]
+
+    # Then the listing reads them (an unknown limit reads as unused)
+    use = backend.limit_use("q", rates=[("sync_contact", 10.0), ("other", 1.0)], slots=["feed", "none"], now=clock())
+    assert use == ([2, 0], [(1, 1), (0, 0)])

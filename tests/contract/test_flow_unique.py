@@ -113,13 +113,13 @@ def test_unique_for_alone_makes_the_arguments_the_key(app: Target) -> None:
 
 
 def test_processes_dispatching_one_key_at_once_make_exactly_one_job(shared_target: Target) -> None:
-    # Given 8 processes released at once, each dispatching the same unique key 100 times
-    results = in_processes(8, procs.dispatch_unique, shared_target.url, shared_target.prefix, 42, 100)
+    # Given 8 processes released at once, each dispatching the same unique key 500 times
+    results = in_processes(8, procs.dispatch_unique, shared_target.url, shared_target.prefix, 42, 500)
 
     # Then every handle names one and the same job, and it alone was stored
     ids = set().union(*(found for found, _ in results))
     assert len(ids) == 1
-    assert sum(dedup for _, dedup in results) == 8 * 100 - 1
+    assert sum(dedup for _, dedup in results) == 8 * 500 - 1
     backend = shared_target.open()
     assert backend.queue_stats("default").ready == 1
     backend.close()

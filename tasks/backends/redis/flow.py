@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -28,6 +28,8 @@ class RedisFlowControl:
     scripts: Scripts
     queue_keys: Callable[[str], QueueKeys]
     _errors: Callable[[], AbstractContextManager[None]]
+    _commands: Callable[[Sequence[tuple[Any, ...]]], list[Any]]
+    _known_queues: set[str]
 
     def pause(self, queue: str) -> None:
         """Set the queue's own ``paused`` key (what the reserve reads), then list the queue in the index."""
@@ -61,12 +63,30 @@ class RedisFlowControl:
             "1" if flow.debounce_s is not None else "",
             HELD_AT,
         )
-        with self._errors():
-            self.client.sadd(self.keys.queues, job.queue)
-            job_id, stored = self.scripts.run(
-                "enqueue_flow", [qk.ready, qk.scheduled, qk.wake, qk.job(job.id), lock], args
-            )
+        call = self.scripts.command("enqueue_flow", [qk.ready, qk.scheduled, qk.wake, qk.job(job.id), lock], args)
+        if job.queue in self._known_queues:
+            job_id, stored = self._commands([call])[0]
+        else:  # as ``enqueue`` does: the queue is listed once per process, in the same round trip
+            job_id, stored = self._commands([("SADD", self.keys.queues, job.queue), call])[1]
+            self._known_queues.add(job.queue)
         return str(job_id), bool(int(stored))
+
+    def limit_use(
+        self, queue: str, *, rates: Sequence[tuple[str, float]], slots: Sequence[str], now: float
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        """One pipeline: ``ZCOUNT`` of each rate's recent starts, ``SCARD``/``LLEN`` of each key's slots and waiters
+        (a waiter taken off since may still be listed: the figure is an upper bound)."""
+        qk = self.queue_keys(queue)
+        with self._errors():
+            pipe = self.client.pipeline(transaction=False)
+            for bucket, per in rates:
+                pipe.zcount(qk.rate(bucket), f"({now - per!r}", "+inf")
+            for key in slots:
+                pipe.scard(qk.slots(key)).llen(qk.held(key))
+            replies = pipe.execute()
+        counted = [int(x) for x in replies[: len(rates)]]
+        rest = replies[len(rates) :]
+        return counted, [(int(rest[i]), int(rest[i + 1])) for i in range(0, len(rest), 2)]
 
     def paused_queues(self) -> set[str]:
         """The listed queues whose ``paused`` key is set: the key decides, should the index have drifted."""

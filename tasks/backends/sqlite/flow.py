@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...limits.options import JobFlow
@@ -49,6 +49,16 @@ WHERE rowid = :rowid
 FORGET_STARTS = "DELETE FROM rate_starts WHERE ns = :ns AND queue = :queue AND bucket = :bucket AND at <= :before"
 STARTS = "SELECT at FROM rate_starts WHERE ns = :ns AND queue = :queue AND bucket = :bucket"
 ADD_START = "INSERT INTO rate_starts (ns, queue, bucket, at) VALUES (:ns, :queue, :bucket, :now)"
+RECENT_STARTS = (
+    "SELECT COUNT(*) FROM rate_starts WHERE ns = :ns AND queue = :queue AND bucket = :bucket AND at > :since"
+)
+SLOT_USE = """
+SELECT
+    (SELECT COUNT(*) FROM jobs WHERE ns = :ns AND queue = :queue AND ckey = :ckey AND state = 'running'
+        AND lease_expires_at > :now),
+    (SELECT COUNT(*) FROM jobs WHERE ns = :ns AND queue = :queue AND ckey = :ckey AND state = 'scheduled'
+        AND run_at = :held)
+"""
 END_LOCK_AT_START = "DELETE FROM unique_locks WHERE ns = :ns AND queue = :queue AND key = :key AND job_id = :id"
 
 PAUSE = "INSERT OR IGNORE INTO paused_queues (ns, name) VALUES (:ns, :queue)"
@@ -71,6 +81,23 @@ class SQLiteFlowControl:
     def resume(self, queue: str) -> None:
         with self.db.write() as conn:
             conn.execute(RESUME, {"ns": self.ns, "queue": queue})
+
+    def limit_use(
+        self, queue: str, *, rates: Sequence[tuple[str, float]], slots: Sequence[str], now: float
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        p = {"ns": self.ns, "queue": queue}
+        with self.db.read() as conn:
+            counted = [
+                int(conn.execute(RECENT_STARTS, {**p, "bucket": bucket, "since": now - per}).fetchone()[0])
+                for bucket, per in rates
+            ]
+            use = [
+                tuple(
+                    int(x) for x in conn.execute(SLOT_USE, {**p, "ckey": key, "now": now, "held": HELD_AT}).fetchone()
+                )
+                for key in slots
+            ]
+        return counted, [(running, waiting) for running, waiting in use]
 
     def paused_queues(self) -> set[str]:
         with self.db.read() as conn:
