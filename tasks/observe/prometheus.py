@@ -123,23 +123,16 @@ def _queue_metrics(backend: Backend, now: float) -> Iterator[Metric]:
         stats = backend.queue_stats(queue)
         for state, value in zip(QUEUE_STATES, (stats.ready, stats.scheduled, stats.running, stats.failed)):
             counts.add_metric([queue, state], value)
-        age = _oldest_ready_age(backend, queue, now) if stats.ready else 0.0
-        if age is not None:
-            oldest.add_metric([queue], age)
+        oldest.add_metric([queue], _oldest_ready_age(backend, queue, now) if stats.ready else 0.0)
     workers = GaugeMetricFamily("tasks_workers", "Live worker processes")
     workers.add_metric([], len(backend.workers(now=now)))
     yield from (counts, oldest, workers)
 
 
-def _oldest_ready_age(backend: Backend, queue: str, now: float) -> float | None:
-    """Seconds since the first ready job of ``queue`` was enqueued; ``None`` when the backend cannot list jobs."""
-    try:
-        first = backend.jobs(queue, "queued", limit=1)
-    except NotImplementedError:
-        return None
-    if not first or first[0].enqueued_at is None:
-        return 0.0
-    return max(now - first[0].enqueued_at, 0.0)
+def _oldest_ready_age(backend: Backend, queue: str, now: float) -> float:
+    """Seconds since the first ready job of ``queue`` was enqueued (0 when none is ready)."""
+    first = backend.oldest_ready_at([queue])
+    return 0.0 if first is None else max(now - first, 0.0)
 
 
 def registry_for(backend_of: Callable[[], Backend]) -> CollectorRegistry:

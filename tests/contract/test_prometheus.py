@@ -50,6 +50,7 @@ def test_outcomes_histogram_wait_and_queue_counts_are_exposed(backend: Backend, 
     backend.complete(ok, "1", now=clock(), result_ttl_s=60)
     backend.fail(bad, error=ErrorInfo("E", "m"), now=clock())
     backend.enqueue(new_job("q", "waiting", now=clock(), payload=named("app.resize", "waiting")), now=clock())
+    clock.advance(30)  # it has waited 30 s when Prometheus looks
     backend.register_worker(WorkerInfo("w1", "host", 1, ("q",), clock()), ttl_s=60, now=clock())
     collector = tasks.metrics.TasksCollector(lambda: backend, clock=clock)
 
@@ -70,6 +71,7 @@ def test_outcomes_histogram_wait_and_queue_counts_are_exposed(backend: Backend, 
     assert value(samples, "tasks_job_wait_seconds_count", **labels) == 2
     assert value(samples, "tasks_queue_jobs", queue="q", state="ready") == 1
     assert value(samples, "tasks_queue_jobs", queue="q", state="failed") == 1
+    assert value(samples, "tasks_queue_oldest_ready_age_seconds", queue="q") == pytest.approx(30, abs=1)
     assert value(samples, "tasks_workers") == 1
 
 
