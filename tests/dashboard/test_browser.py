@@ -105,6 +105,27 @@ class Browser:
 
         return self.driver.find_elements(By.CSS_SELECTOR, selector)
 
+    # The live block is swapped every 2 s, so an element found in it may be gone a moment later: each read and
+    # click below is one script in the page, which sees the document as it is at that instant.
+
+    def text(self, selector: str) -> str | None:
+        return self.driver.execute_script(  # type: ignore[no-any-return]
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;", selector
+        )
+
+    def attr(self, selector: str, name: str) -> list[str]:
+        """``name`` of every element ``selector`` matches."""
+        return self.driver.execute_script(  # type: ignore[no-any-return]
+            "return Array.from(document.querySelectorAll(arguments[0]), e => e.getAttribute(arguments[1]));",
+            selector,
+            name,
+        )
+
+    def click(self, selector: str) -> None:
+        assert self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); if (e) { e.click(); } return e !== null;", selector
+        ), f"nothing to click at {selector}"
+
     def refreshed(self) -> str:
         """Wait for the next live refresh of the page; returns its stamp."""
         before = self.driver.find_element("id", "live").get_attribute("data-updated")
@@ -194,7 +215,7 @@ def test_every_page_loads_and_refreshes_with_no_console_error(
         browser.driver.save_screenshot(str(folder / f"{name}.png"))
     # The <script> argument of welcome-8 is shown as text on its page, and never runs (no alert is open)
     browser.open(served.url("/job?queue=emails&id=welcome-8"))
-    assert "<script>alert(1)</script>" in browser.css("#job-args")[0].text
+    assert "<script>alert(1)</script>" in (browser.text("#job-args") or "")
     assert browser.errors() == []
 
 
@@ -203,9 +224,9 @@ def test_a_count_changes_on_the_page_without_a_reload(site: tuple[Backend, Serve
     backend, served = site
     browser.open(served.url("/queues"))
     row = 'tr[data-queue="default"] td:nth-child(2)'
-    assert browser.css(row)[0].text == "5"
+    assert browser.text(row) == "5"
     enqueue(backend, "default", "report-6", "shop.jobs.build_report", {})
-    wait_until(lambda: browser.css(row) and browser.css(row)[0].text == "6", timeout=REFRESH_DEADLINE_S,
+    wait_until(lambda: browser.text(row) == "6", timeout=REFRESH_DEADLINE_S,
                message="the ready count to become 6 on the page")
     assert browser.errors() == []
 
@@ -216,13 +237,13 @@ def test_retry_on_a_failed_job_moves_it_back_and_the_page_shows_it(
 ) -> None:
     backend, served = site
     browser.open(served.url("/failed?queue=default"))
-    assert len(browser.css("tr[data-id]")) == 2
-    browser.css('tr[data-id="charge-41"] button.retry-one')[0].click()
+    assert len(browser.attr("tr[data-id]", "data-id")) == 2
+    browser.click('tr[data-id="charge-41"] button.retry-one')
     wait_until(lambda: "moved back to ready" in browser.driver.page_source, timeout=30, message="the notice")
-    assert [row.get_attribute("data-id") for row in browser.css("tr[data-id]")] == ["charge-42"]
+    assert browser.attr("tr[data-id]", "data-id") == ["charge-42"]
     assert backend.status("default", "charge-41").state == "queued"  # type: ignore[union-attr]
     browser.open(served.url("/jobs?queue=default&state=queued"))
-    assert "charge-41" in browser.css("#jobs")[0].text
+    assert "charge-41" in (browser.text("#jobs") or "")
     assert browser.errors() == []
 
 
@@ -236,19 +257,19 @@ def test_pause_shows_on_the_queues_page(site: tuple[Backend, Served], browser: B
 def test_a_running_jobs_progress_bar_moves(site: tuple[Backend, Served], browser: Browser) -> None:
     backend, served = site
     browser.open(served.url("/job?queue=emails&id=welcome-7"))
-    assert browser.css("#job-progress")[0].get_attribute("value") == "0.25"
+    assert browser.attr("#job-progress", "value") == ["0.25"]
     set_progress(backend, "emails", "welcome-7", 0.75, "sending")
-    wait_until(lambda: browser.css("#job-progress") and browser.css("#job-progress")[0].get_attribute("value")
-               == "0.75", timeout=REFRESH_DEADLINE_S, message="the progress bar to reach 75%")
-    assert "sending" in browser.css("#live")[0].text
+    wait_until(lambda: browser.attr("#job-progress", "value") == ["0.75"], timeout=REFRESH_DEADLINE_S,
+               message="the progress bar to reach 75%")
+    assert "sending" in (browser.text("#live") or "")
     assert browser.errors() == []
 
 
 def pause_and_see(backend: Backend, served: Served, browser: Browser) -> None:
     browser.open(served.url("/queues"))
-    browser.css('tr[data-queue="emails"] button.pause')[0].click()
+    browser.click('tr[data-queue="emails"] button.pause')
     wait_until(lambda: "emails paused" in browser.driver.page_source, timeout=30, message="the pause notice")
-    assert browser.css('tr[data-queue="emails"] .tag.paused')[0].text == "paused"
+    assert browser.text('tr[data-queue="emails"] .tag.paused') == "paused"
     assert "emails" in backend.paused_queues()
     assert browser.errors() == []
 
