@@ -1,8 +1,7 @@
 """Every read and write the dashboard makes, in one place, through the ``Backend`` contract only.
 
-The wave-2 capabilities (metrics, pause, job info, cancel) may not be implemented by the backend in use: each
-call to one of them is made here, and ``NotImplementedError`` (or a missing method) turns into a value the
-pages show as "not available", so a page never fails for a feature the backend lacks.
+Pages call these functions, never the backend themselves: what a page shows and what an action does can be read
+(and tested) here, apart from the HTML.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .. import registry, scheduler
 from ..backends.base import Backend
-from ..model import FailedJob, JobInfo, JobState, MetricPoint, QueueStats, WorkerInfo
+from ..model import CancelResult, FailedJob, JobInfo, JobState, MetricPoint, QueueStats, WorkerInfo
 
 #: The states the Jobs page lists: those an index holds (succeeded and cancelled jobs are found by id).
 LISTED_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "failed")
@@ -23,17 +22,13 @@ NAME_SCAN_PAGE, NAME_SCAN_LIMIT = 200, 2000
 CHART_WINDOW_S = 3600.0
 
 
-class Unsupported(Exception):
-    """The backend in use does not offer this capability yet; the message says which."""
-
-
 @dataclass(frozen=True)
 class QueueRow:
     """One queue as the Queues and Overview pages show it."""
 
     stats: QueueStats
     oldest_ready_age_s: float | None
-    paused: bool | None  # None: pausing is not available on this backend
+    paused: bool
 
 
 @dataclass(frozen=True)
@@ -56,30 +51,20 @@ def queue_names(backend: Backend, workers: Sequence[WorkerInfo] = ()) -> list[st
     return sorted(set(backend.known_queues()) | named)
 
 
-def paused_queues(backend: Backend) -> set[str] | None:
-    """The paused queues, or ``None`` when this backend cannot pause."""
-    try:
-        return backend.paused_queues()
-    except NotImplementedError:
-        return None
-
-
 def queue_rows(backend: Backend, *, now: float, workers: Sequence[WorkerInfo] = ()) -> list[QueueRow]:
-    paused = paused_queues(backend)
+    paused = backend.paused_queues()
     rows = []
     for name in queue_names(backend, workers):
-        oldest = backend.jobs(name, "queued", limit=1)
-        age = now - oldest[0].enqueued_at if oldest and oldest[0].enqueued_at is not None else None
-        rows.append(QueueRow(backend.queue_stats(name), age, None if paused is None else name in paused))
+        oldest = backend.oldest_ready_at([name])
+        rows.append(
+            QueueRow(backend.queue_stats(name), None if oldest is None else max(now - oldest, 0.0), name in paused)
+        )
     return rows
 
 
 def metric_series(backend: Backend, *, now: float) -> list[MetricPoint] | None:
-    """The last hour's per-minute points, or ``None`` when this backend keeps no metrics yet."""
-    try:
-        return backend.metric_series(since=now - CHART_WINDOW_S, until=now)
-    except NotImplementedError:
-        return None
+    """The last hour's per-minute points, or ``None`` when there are none (metrics off, or nothing ran)."""
+    return backend.metric_series(since=now - CHART_WINDOW_S, until=now) or None
 
 
 def overview(backend: Backend, *, now: float) -> Overview:
@@ -117,36 +102,10 @@ def list_jobs(
     return matched, offset + looked
 
 
-def job_info(backend: Backend, queue: str, job_id: str) -> JobInfo | None:
-    """Everything known of one job; where the backend cannot give ``job_info`` yet, what ``status`` and the
-    failed set know."""
-    try:
-        return backend.job_info(queue, job_id)
-    except NotImplementedError:
-        pass
-    status = backend.status(queue, job_id)
-    if status is None:
-        return None
-    failed = backend.failed_job(queue, job_id) if status.state == "failed" else None
-    return JobInfo(
-        id=job_id,
-        queue=queue,
-        state=status.state,
-        attempts=status.attempts,
-        max_attempts=0,
-        payload=status.payload,
-        enqueued_at=None,
-        started_at=None,
-        finished_at=failed.failed_at if failed else None,
-        result=status.result,
-        error=status.error,
-    )
-
-
 def find_job(backend: Backend, job_id: str, queues: Sequence[str]) -> JobInfo | None:
     """The job ``job_id`` in the first of ``queues`` that has it (search by id when the queue is not known)."""
     for queue in queues:
-        info = job_info(backend, queue, job_id)
+        info = backend.job_info(queue, job_id)
         if info is not None:
             return info
     return None
@@ -170,36 +129,16 @@ def retry_failed(backend: Backend, queue: str, ids: Sequence[str] | None) -> int
 
 def delete_failed(backend: Backend, queue: str, ids: Sequence[str] | None) -> int:
     """Delete failed jobs (``ids``, or all of ``queue`` when ``None``); returns how many."""
-    if ids is None:
-        return backend.purge_failed(queue)
-    try:
-        return backend.delete_failed(queue, ids)
-    except NotImplementedError as exc:
-        raise Unsupported(str(exc)) from exc
+    return backend.purge_failed(queue) if ids is None else backend.delete_failed(queue, ids)
 
 
 def set_paused(backend: Backend, queue: str, paused: bool) -> None:
-    try:
-        backend.pause(queue) if paused else backend.resume(queue)
-    except NotImplementedError as exc:
-        raise Unsupported(f"this backend cannot pause queues yet ({exc})") from exc
+    backend.pause(queue) if paused else backend.resume(queue)
 
 
-def cancel(backend: Backend, queue: str, job_id: str) -> None:
-    """Cancel one job through ``JobHandle.cancel`` where the library offers it.
-
-    ``JobHandle`` acts on the process's configured backend: an app given another ``backend`` cancels there
-    only once the backend contract offers cancelling (then this is the one call to change)."""
-    from ..handle import JobHandle
-
-    handle = JobHandle[object](job_id, queue)
-    method = getattr(handle, "cancel", None)
-    if method is None:
-        raise Unsupported("cancelling a job is not available in this version")
-    try:
-        method()
-    except NotImplementedError as exc:
-        raise Unsupported(f"this backend cannot cancel jobs yet ({exc})") from exc
+def cancel(backend: Backend, queue: str, job_id: str) -> CancelResult:
+    """Cancel one job: a queued or waiting one never runs; a running one is asked to stop (an abort)."""
+    return backend.cancel(queue, job_id, now=time.time(), abort=True)
 
 
 def schedules() -> list[scheduler.Schedule]:

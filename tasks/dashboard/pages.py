@@ -45,7 +45,7 @@ def overview(backend: Backend, params: Params) -> dict[str, Any]:
 def queues(backend: Backend, params: Params) -> dict[str, Any]:
     now = time.time()
     rows = data.queue_rows(backend, now=now, workers=backend.workers(now=now))
-    return {"rows": rows, "can_pause": any(row.paused is not None for row in rows)}
+    return {"rows": rows}
 
 
 def jobs(backend: Backend, params: Params) -> dict[str, Any]:

@@ -147,7 +147,7 @@ class Dashboard:
                 return PlainTextResponse("403: missing or wrong CSRF token: reload the page", status_code=403)
             try:
                 notice = await run_in_threadpool(act, self.backend(), form)
-            except (ValueError, data.Unsupported, BackendUnavailable) as exc:
+            except (ValueError, BackendUnavailable) as exc:
                 notice = f"Not done: {exc}"
             return RedirectResponse(_next(request, form, notice), status_code=303)
 
@@ -211,8 +211,14 @@ def pause(backend: Backend, form: dict[str, Any]) -> str:
 
 def cancel(backend: Backend, form: dict[str, Any]) -> str:
     queue, job_id = _queue(form), str(form.get("id") or "")
-    data.cancel(backend, queue, job_id)
-    return f"cancel of {job_id} asked"
+    done = data.cancel(backend, queue, job_id)
+    return {
+        "cancelled": f"{job_id} cancelled: it will not run",
+        "abort_requested": f"{job_id} is running: asked to stop",
+        "running": f"{job_id} is running",
+        "finished": f"{job_id} had already ended",
+        "unknown": f"no job {job_id} in {queue}",
+    }[done]
 
 
 def build_app(

@@ -25,19 +25,9 @@ TOKEN = "a-dashboard-token-of-24-chars"
 
 
 class Fakes:
-    """Pause and metrics as the wave-2 features will offer them, for a backend that has them not yet."""
+    """Metric points the test chooses (the charts' test draws exact figures), over a real backend."""
 
-    paused: set[str]
     points: list[MetricPoint]
-
-    def pause(self, queue: str) -> None:
-        self.paused.add(queue)
-
-    def resume(self, queue: str) -> None:
-        self.paused.discard(queue)
-
-    def paused_queues(self) -> set[str]:
-        return set(self.paused)
 
     def metric_series(self, *, since: float, until: float) -> list[MetricPoint]:
         return [p for p in self.points if since - 60 <= p.minute <= until]
@@ -58,7 +48,7 @@ def open_fake(target: Target) -> Backend:
         backend = FakeRedis.from_url(target.url, prefix=target.prefix)
     else:
         backend = FakeRedis.in_memory(target.url, prefix=target.prefix)
-    backend.paused, backend.points = set(), []
+    backend.points = []
     assert isinstance(backend, Backend)
     return backend
 
@@ -79,7 +69,7 @@ def backend(target: Target) -> Iterator[Backend]:
 
 @pytest.fixture
 def fake(target: Target) -> Iterator[Backend]:
-    """The backend with the wave-2 fakes: pause and metrics."""
+    """The backend with metric points the test sets."""
     tasks.config.configure(url=target.url, prefix=target.prefix)
     opened = open_fake(target)
     yield opened

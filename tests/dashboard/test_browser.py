@@ -3,8 +3,8 @@ against the app served by uvicorn on a free port.
 
 Every page loads and refreshes itself with no console error (a CSP violation is one), retry on a failed job
 moves it back and the page shows it, pause shows on the Queues page, and a running job's progress bar moves.
-Pause and metrics come from the wave-2 fakes (``conftest.Fakes``); pause runs again on the real backend,
-where the step skips (saying why) while it lacks the feature. Progress is the real backend's record.
+Metric points come from ``conftest.Fakes`` (the charts need exact figures); pause runs on the fake and on the
+real backend alike; progress is the real backend's record.
 Screenshots of each page go to ``$TASKS_SCREENSHOTS`` when it is set (docs/images/dashboard/ was made so),
 else to the test's tmp_path.
 
@@ -280,11 +280,6 @@ def test_pause_on_the_real_backend(target: Target, browser: Browser) -> None:
 
     tasks.config.configure(url=target.url, prefix=target.prefix)
     backend = target.open()
-    try:
-        backend.paused_queues()
-    except NotImplementedError as exc:
-        backend.close()
-        pytest.skip(f"pause is not in this backend yet ({exc}); the fake's test covers the page")
     enqueue(backend, "emails", "e1")
     served = Served(backend)
     try:

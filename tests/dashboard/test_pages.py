@@ -11,7 +11,7 @@ from tasks.backends.base import Backend
 from tasks.dashboard import app
 from tasks.model import MetricPoint, WorkerInfo
 from tasks.scheduler import registered_schedules, unregister_schedule
-from tests.dashboard.conftest import enqueue, make_failed, set_progress
+from tests.dashboard.conftest import csrf_of, enqueue, make_failed, set_progress
 
 PAGES = ("/", "/queues", "/jobs", "/failed", "/workers", "/schedules")
 SCRIPT = "<script>alert('owned')</script>"
@@ -88,8 +88,8 @@ def test_the_queues_and_overview_pages_count_each_state(client: TestClient, back
     overview = client.get("/").text
     assert '<span class="big">2</span> ready' in overview
     assert '<span class="big">1</span> failed' in overview
-    assert "no metrics yet" in overview  # this backend keeps none (yet)
-    assert "pause not available" in queues  # nor pauses
+    assert "no metrics yet" not in overview and "Failures per minute" in overview  # the failure was counted
+    assert queues.count('class="tag ok">running') == 2  # neither queue is paused
 
 
 def test_the_workers_page_lists_each_worker_with_its_running_jobs(client: TestClient, backend: Backend) -> None:
@@ -135,7 +135,6 @@ def test_overview_charts_are_drawn_from_the_metric_series(fake: Backend) -> None
 
 
 def test_pause_shows_on_the_queues_page_and_the_buttons_pause_and_resume(fake: Backend) -> None:
-    from tests.dashboard.conftest import csrf_of
 
     enqueue(fake, "default", "j1")
     with TestClient(app(fake)) as http:
@@ -190,3 +189,17 @@ def test_the_name_filter_reads_on_through_the_index_until_a_page_is_full(backend
     assert [i.id for i in rest] == [f"j{i:03d}" for i in range(200, 300, 10)] and end is None
     plain, more = list_jobs(backend, "q", "queued", limit=100, offset=250, name="")
     assert len(plain) == 50 and more is None
+
+
+def test_cancel_on_the_job_page_cancels_a_queued_job(client: TestClient, backend: Backend) -> None:
+    # Given a queued job shown on its page
+    enqueue(backend, "default", "c1")
+    page = client.get("/job?queue=default&id=c1").text
+    assert "Cancel" in page
+
+    # When its Cancel button is pressed
+    reply = client.post("/actions/cancel", data={"csrf": csrf_of(page), "queue": "default", "id": "c1"})
+
+    # Then it never runs: its record says cancelled, and the notice says so
+    assert reply.status_code == 200 and "c1 cancelled: it will not run" in reply.text
+    assert backend.status("default", "c1").state == "cancelled"  # type: ignore[union-attr]
