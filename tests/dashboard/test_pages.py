@@ -135,7 +135,6 @@ def test_overview_charts_are_drawn_from_the_metric_series(fake: Backend) -> None
 
 
 def test_pause_shows_on_the_queues_page_and_the_buttons_pause_and_resume(fake: Backend) -> None:
-
     enqueue(fake, "default", "j1")
     with TestClient(app(fake)) as http:
         page = http.get("/queues").text
