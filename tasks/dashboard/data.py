@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from .. import registry, scheduler
 from ..backends.base import Backend
 from ..model import CancelResult, FailedJob, JobInfo, JobState, MetricPoint, QueueStats, WorkerInfo
+from ..workflows.handles import BatchProgress, parse_id, public_id
+from ..workflows.records import WorkflowInfo
 
 #: The states the Jobs page lists: those an index holds (succeeded and cancelled jobs are found by id).
 LISTED_STATES: tuple[JobState, ...] = ("queued", "scheduled", "running", "failed")
@@ -139,6 +141,29 @@ def set_paused(backend: Backend, queue: str, paused: bool) -> None:
 def cancel(backend: Backend, queue: str, job_id: str) -> CancelResult:
     """Cancel one job: a queued or waiting one never runs; a running one is asked to stop (an abort)."""
     return backend.cancel(queue, job_id, now=time.time(), abort=True)
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One batch or lone chain of the Batches page: its record, its progress, and the id users know it by."""
+
+    info: WorkflowInfo
+    progress: BatchProgress
+    public_id: str
+
+
+def batches(backend: Backend, *, limit: int) -> list[BatchRow]:
+    """The newest ``limit`` batches and lone chains (a batch's chains show in it), newest first."""
+    return [BatchRow(info, BatchProgress.of(info), public_id(info.ref)) for info in backend.workflows(limit=limit)]
+
+
+def cancel_batch(backend: Backend, workflow_id: str) -> bool:
+    """Cancel a batch or chain by the id users know it by: its members not yet started never run. ``False`` when
+    it had ended already; ``ValueError`` for an id that names none."""
+    ref = parse_id(workflow_id)
+    if ref is None:
+        raise ValueError(f"{workflow_id!r} is not a batch or chain id")
+    return backend.cancel_workflow(ref, now=time.time())
 
 
 def schedules() -> list[scheduler.Schedule]:

@@ -160,6 +160,10 @@ def next_fires(schedule: Any, now: float) -> list[float]:
     return fires
 
 
+def batches(backend: Backend, params: Params) -> dict[str, Any]:
+    return {"rows": data.batches(backend, limit=PAGE_SIZE)}
+
+
 #: Every page: its path, template, title, and function.
 PAGES: dict[str, tuple[str, str, Page]] = {
     "overview": ("overview.html", "Overview", overview),
@@ -169,4 +173,5 @@ PAGES: dict[str, tuple[str, str, Page]] = {
     "failed": ("failed.html", "Failed", failed),
     "workers": ("workers.html", "Workers", workers),
     "schedules": ("schedules.html", "Schedules", schedules),
+    "batches": ("batches.html", "Batches", batches),
 }

@@ -221,6 +221,13 @@ def cancel(backend: Backend, form: dict[str, Any]) -> str:
     }[done]
 
 
+def cancel_batch(backend: Backend, form: dict[str, Any]) -> str:
+    workflow_id = str(form.get("id") or "")
+    if data.cancel_batch(backend, workflow_id):
+        return f"{workflow_id} cancelled: its members not yet started will not run"
+    return f"{workflow_id} had already ended"
+
+
 def build_app(
     backend: Callable[[], Backend],
     *,
@@ -238,6 +245,7 @@ def build_app(
         "failed": "/failed",
         "workers": "/workers",
         "schedules": "/schedules",
+        "batches": "/batches",
     }
     routes: list[BaseRoute] = [Route(path, dash.page(name), name=name) for name, path in paths.items()]
     routes += [
@@ -246,6 +254,7 @@ def build_app(
         Route("/actions/delete-failed", dash.action(delete_failed), methods=["POST"]),
         Route("/actions/pause", dash.action(pause), methods=["POST"]),
         Route("/actions/cancel", dash.action(cancel), methods=["POST"]),
+        Route("/actions/cancel-batch", dash.action(cancel_batch), methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("tasks.dashboard", "static")]), name="static"),
     ]
     app = Starlette(routes=routes)

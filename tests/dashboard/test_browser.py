@@ -40,6 +40,7 @@ PAGES = {
     "failed": "/failed?queue=default",
     "workers": "/workers",
     "schedules": "/schedules",
+    "batches": "/batches",
 }
 #: A page refreshes every 2 s; a loaded machine gets ten times that.
 REFRESH_DEADLINE_S = 20.0

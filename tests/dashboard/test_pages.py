@@ -13,7 +13,7 @@ from tasks.model import MetricPoint, WorkerInfo
 from tasks.scheduler import registered_schedules, unregister_schedule
 from tests.dashboard.conftest import csrf_of, enqueue, make_failed, set_progress
 
-PAGES = ("/", "/queues", "/jobs", "/failed", "/workers", "/schedules")
+PAGES = ("/", "/queues", "/jobs", "/failed", "/workers", "/schedules", "/batches")
 SCRIPT = "<script>alert('owned')</script>"
 
 
@@ -202,3 +202,25 @@ def test_cancel_on_the_job_page_cancels_a_queued_job(client: TestClient, backend
     # Then it never runs: its record says cancelled, and the notice says so
     assert reply.status_code == 200 and "c1 cancelled: it will not run" in reply.text
     assert backend.status("default", "c1").state == "cancelled"  # type: ignore[union-attr]
+
+
+def test_the_batches_page_shows_progress_and_cancels_a_batch(client: TestClient, backend: Backend) -> None:
+    import tasks
+    from tests import jobs
+
+    # Given a batch of three members, one of them done
+    handle = tasks.batch([jobs.wf_step.prepare(str(i)) for i in range(3)], name="thumbnails").delay()
+    [lease] = backend.reserve(["default"], worker_id="w", now=time.time(), lease_s=30)
+    from tasks.model import Completed
+    from tasks.worker import executor
+
+    assert executor.complete_members(backend, [(lease, Completed('"0"', 60))], now=time.time()) == [True]
+
+    # Then the page lists it with its progress
+    page = client.get("/batches").text
+    assert f'data-batch="{handle.id}"' in page and "thumbnails" in page and "1/3" in page
+
+    # When its Cancel button is pressed, Then the members not yet started will not run
+    reply = client.post("/actions/cancel-batch", data={"csrf": csrf_of(page), "id": handle.id})
+    assert reply.status_code == 200 and f"{handle.id} cancelled" in reply.text
+    assert handle.progress().cancelled == 2

@@ -19,7 +19,7 @@ from tasks.errors import ConfigurationError
 from tests.dashboard.conftest import TOKEN, csrf_of, enqueue, make_failed
 from tests.support.redis_server import RedisServer
 
-PAGES = ("/", "/queues", "/jobs", "/failed", "/workers", "/schedules", "/job?queue=q&id=f1")
+PAGES = ("/", "/queues", "/jobs", "/failed", "/workers", "/schedules", "/batches", "/job?queue=q&id=f1")
 
 
 def test_actions_are_post_only_and_need_the_csrf_token(client: TestClient, backend: Backend) -> None:
