@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit install mutants bench bench-smoke bench-workflows clean example-fastapi example-django
+.PHONY: demo test lint types unit install mutants bench bench-peers bench-features bench-smoke bench-workflows clean example-fastapi example-django
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,8 +57,18 @@ $(BENCH_STAMP): pyproject.toml bench/requirements.txt bench/requirements-nodeps.
 	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps -r bench/requirements-nodeps.txt
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+# The peers side by side, then the ratios each feature must keep (each script prints its own figures).
+bench: bench-peers bench-features
+
+bench-peers: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/runner.py
+
+# Each feature against the same code without it, in one run: workflows (docs/workflows.md), flow control
+# (docs/flow-control.md), metrics on and off (docs/metrics.md).
+bench-features: $(STAMP)
+	$(BIN)/python bench/workflows.py
+	$(BIN)/python bench/flow_control.py
+	$(BIN)/python bench/metrics_ab.py
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/runner.py --smoke
