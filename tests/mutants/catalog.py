@@ -226,7 +226,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- heartbeat, and the supervisor's datastore thread (keeper) ---------------------------------------------
     Mutant(
         "heartbeat-never-renews", "heartbeat", "tasks/worker/heartbeat.py",
-        "self._renew(self.ledger.held())", "self._renew([])",
+        "self._renew(held)", "self._renew([])",
         (
             "tests/worker/test_worker_in_process.py"
             "::test_a_worker_without_a_supervisor_keeps_the_lease_of_a_job_longer_than_it_and_runs_it_once",
