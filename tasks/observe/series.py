@@ -42,6 +42,11 @@ class Sample(NamedTuple):
     bucket: int
 
 
+#: The longest run or wait a sample counts (a year, in seconds): an ``enqueued_at`` written by hand or damaged
+#: (a producer's clock in another century, ``-1e308``) must not overflow a counter or poison a day's averages.
+LONGEST_S = 31_536_000.0
+
+
 def minute_of(now: float) -> int:
     """The minute ``now`` falls in, as epoch seconds (a multiple of 60)."""
     return int(now // 60) * 60
@@ -65,10 +70,14 @@ def job_name(payload: str) -> str:
     return found.group(1) if found else "?"
 
 
+def _counted(seconds: float) -> float:
+    """``seconds`` as a sample counts it: within ``[0, LONGEST_S]``, and 0 for a time that is not a number."""
+    return seconds if 0.0 <= seconds <= LONGEST_S else (LONGEST_S if seconds > LONGEST_S else 0.0)
+
+
 def sample(lease: Lease, now: float) -> Sample:
     """What the attempt of ``lease`` that ends at ``now`` adds: run time from its start, wait from enqueue."""
-    run_s = max(now - lease.started_at, 0.0)
-    wait_s = max(lease.started_at - lease.enqueued_at, 0.0)
+    run_s, wait_s = _counted(now - lease.started_at), _counted(lease.started_at - lease.enqueued_at)
     return Sample(job_name(lease.payload), round(run_s * 1000), round(wait_s * 1000), bucket_of(run_s))
 
 
@@ -76,10 +85,12 @@ def sample_values(lease: Lease, now: float) -> list[str | int]:
     """``sample`` as the scripts take it (name, run_ms, wait_ms, bucket), built with as little work as can be:
     it runs once per job on the worker's hot path."""
     run_s = now - lease.started_at
-    if run_s < 0.0:
-        run_s = 0.0
+    if not 0.0 <= run_s <= LONGEST_S:
+        run_s = LONGEST_S if run_s > LONGEST_S else 0.0  # NaN too: 0
     wait_s = lease.started_at - lease.enqueued_at
-    wait_ms = int(wait_s * 1000 + 0.5) if wait_s > 0.0 else 0
+    if not 0.0 <= wait_s <= LONGEST_S:
+        wait_s = LONGEST_S if wait_s > LONGEST_S else 0.0
+    wait_ms = int(wait_s * 1000 + 0.5)
     return [job_name(lease.payload), int(run_s * 1000 + 0.5), wait_ms, bisect_left(BUCKETS_S, run_s)]
 
 

@@ -58,3 +58,12 @@ def test_field_counters_read_back_and_unknown_fields_are_skipped() -> None:
     assert set(by_name) == {"a", "b:with:colons"}
     assert (by_name["a"].succeeded, by_name["a"].run_s_sum, by_name["a"].run_buckets[3]) == (2, 0.03, 2)
     assert by_name["b:with:colons"].failed == 1
+
+
+def test_a_damaged_enqueue_time_counts_as_a_bounded_wait_never_an_error() -> None:
+    # A producer's enqueued_at may be anything a number can be: the sample stays a small, finite count
+    year_ms = 31_536_000_000
+    for enqueued_at, wait_ms in ((-1e308, year_ms), (float("-inf"), year_ms), (float("nan"), 0), (2e9, 0)):
+        damaged = Lease("a", "q", "t", '{"name":"app.x"}', 1, 1, enqueued_at, 1000.0)
+        assert sample_values(damaged, 1001.0) == ["app.x", 1000, wait_ms, bucket_of(1.0)]
+        assert sample(damaged, 1001.0).wait_ms == wait_ms
