@@ -30,10 +30,6 @@ flow_release(KEYS[1], ARGV[1], ARGV[3], true) -- flow control: its slot and uniq
 if ARGV[6] ~= '' then
   local name = type(payload.name) == 'string' and payload.name or '?'
   count(KEYS[3], name, {[4] = 1})
-  if redis.call('ZADD', KEYS[4], ARGV[5], ARGV[5]) == 1 then -- the minute's first counters: set its expiry
-    redis.call('EXPIRE', KEYS[3], ARGV[6])
-    redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[6])))
-    redis.call('EXPIRE', KEYS[4], ARGV[6])
-  end
+  keep_minute(KEYS[3], KEYS[4], ARGV[5], ARGV[6])
 end
 return 1

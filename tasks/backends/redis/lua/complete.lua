@@ -64,11 +64,7 @@ if KEYS[3] then
   end
   if any then
     for name, delta in pairs(add) do count(KEYS[2], name, delta) end
-    if redis.call('ZADD', KEYS[3], ARGV[4], ARGV[4]) == 1 then -- the minute's first counters: set its expiry
-      redis.call('EXPIRE', KEYS[2], ARGV[5])
-      redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[4]) - tonumber(ARGV[5])))
-      redis.call('EXPIRE', KEYS[3], ARGV[5])
-    end
+    keep_minute(KEYS[2], KEYS[3], ARGV[4], ARGV[5])
   end
 end
 return table.concat(out)

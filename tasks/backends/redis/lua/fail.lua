@@ -25,13 +25,7 @@ redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 
 -- metrics (tasks/observe): one more failed attempt of this job name in this minute, its run and wait times
 if KEYS[5] then
-  local name = ARGV[5]
-  count(KEYS[4], name, {[2] = 1, [5] = tonumber(ARGV[6]), [6] = tonumber(ARGV[7]), [7 + tonumber(ARGV[8])] = 1})
-  if redis.call('ZADD', KEYS[5], ARGV[9], ARGV[9]) == 1 then -- the minute's first counters: set its expiry
-    redis.call('EXPIRE', KEYS[4], ARGV[10])
-    redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[9]) - tonumber(ARGV[10])))
-    redis.call('EXPIRE', KEYS[5], ARGV[10])
-  end
+  count_attempt(KEYS[4], KEYS[5], ARGV[5], 2, ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 end
 flow_release(KEYS[1], ARGV[1], ARGV[3], true) -- flow control
 return 1

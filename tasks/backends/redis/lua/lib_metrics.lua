@@ -25,12 +25,19 @@ local function bad_sample(name, run_ms, wait_ms, bucket)
   return nil
 end
 
+-- keep_minute(hash, minutes, minute, retention): list `minute` in the `minutes` index; on the minute's first
+-- counters, give them their expiry and drop the minutes older than `retention` seconds from the index.
+local function keep_minute(hash, minutes, minute, retention)
+  if redis.call('ZADD', minutes, minute, minute) == 1 then
+    redis.call('EXPIRE', hash, retention)
+    redis.call('ZREMRANGEBYSCORE', minutes, '-inf', '(' .. (tonumber(minute) - tonumber(retention)))
+    redis.call('EXPIRE', minutes, retention)
+  end
+end
+
 -- Count one attempt of job `name` ending as `position` (1 succeeded, 2 failed, 3 retried) in the minute HASH
--- `hash`, with its run and wait times, and keep the minute in the `minutes` index for `retention` seconds.
+-- `hash`, with its run and wait times.
 local function count_attempt(hash, minutes, name, position, run_ms, wait_ms, bucket, minute, retention)
   count(hash, name, {[position] = 1, [5] = tonumber(run_ms), [6] = tonumber(wait_ms), [7 + tonumber(bucket)] = 1})
-  redis.call('EXPIRE', hash, retention)
-  redis.call('ZADD', minutes, minute, minute)
-  redis.call('ZREMRANGEBYSCORE', minutes, '-inf', '(' .. (tonumber(minute) - tonumber(retention)))
-  redis.call('EXPIRE', minutes, retention)
+  keep_minute(hash, minutes, minute, retention)
 end

@@ -38,13 +38,7 @@ end
 
 -- metrics (tasks/observe): one more retried attempt of this job name in this minute, its run and wait times
 if KEYS[7] then
-  local name = ARGV[6]
-  count(KEYS[6], name, {[3] = 1, [5] = tonumber(ARGV[7]), [6] = tonumber(ARGV[8]), [7 + tonumber(ARGV[9])] = 1})
-  if redis.call('ZADD', KEYS[7], ARGV[10], ARGV[10]) == 1 then -- the minute's first counters: set its expiry
-    redis.call('EXPIRE', KEYS[6], ARGV[11])
-    redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. (tonumber(ARGV[10]) - tonumber(ARGV[11])))
-    redis.call('EXPIRE', KEYS[7], ARGV[11])
-  end
+  count_attempt(KEYS[6], KEYS[7], ARGV[6], 3, ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
 end
 flow_release(KEYS[1], ARGV[1], now, false) -- flow control
 return 1
