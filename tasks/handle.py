@@ -32,7 +32,7 @@ class JobHandle(Generic[R]):
         return f"JobHandle(id={self.id!r}, queue={self.queue!r})"
 
     def status(self) -> JobState:
-        """One of queued, scheduled, running, retrying, succeeded, failed.
+        """One of queued, scheduled, running, retrying, succeeded, failed, cancelled.
 
         A job whose record expired (``result_ttl``) or that never existed raises ``LookupError``.
         """
