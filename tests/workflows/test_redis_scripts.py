@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+import redis
+
 import tasks
 import tasks.config
 from tests import jobs
@@ -33,3 +36,22 @@ def test_batched_member_completions_reload_lost_scripts_and_move_the_batch() -> 
     assert backend().complete_members(items, now=leases[0].started_at) == [False, False, False]  # type: ignore[arg-type]
     assert handle.progress().state == "succeeded"
     assert len(take(count=10)) == 1  # then, once
+
+
+def test_a_member_completion_with_malformed_metric_arguments_changes_nothing() -> None:
+    # Given a running member, and a completion whose minute is not whole seconds (a bug in a caller)
+    tasks.config.configure(url=f"memory://{uuid.uuid4().hex}", prefix="t")
+    handle = tasks.batch([jobs.wf_step.prepare("a")]).delay()
+    [lease] = take()
+    me = backend()
+    qk = me.queue_keys(lease.queue)  # type: ignore[attr-defined]
+    keys = [qk.job(lease.job_id), qk.leases, me.keys.workflow(handle.ref.home, handle.ref.id)]  # type: ignore[attr-defined]
+    keys += [me.keys.metrics(lease.queue, 60), me.keys.metric_minutes(lease.queue)]  # type: ignore[attr-defined]
+    args = [lease.job_id, lease.token, "1.0", '"x"', "60000", me.keys.prefix, handle.ref.home]  # type: ignore[attr-defined]
+    args += ["tests.wf_step", "5", "5", "0", "a minute", "86400"]
+
+    # When the script is called, Then it refuses before its first write: the member still runs, the batch waits
+    with pytest.raises(redis.ResponseError, match="minute and retention_s"):
+        me._wf_run("complete_member", keys, args)  # type: ignore[attr-defined]
+    assert me.status(lease.queue, lease.job_id).state == "running"  # type: ignore[union-attr]
+    assert handle.progress().pending == 1

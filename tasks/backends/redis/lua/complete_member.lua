@@ -17,7 +17,7 @@ if not (ARGV[5]:find('^%d+$') and #ARGV[5] <= 15 and ARGV[5] ~= '0') then
 end
 if not tonumber(ARGV[3]) then return redis.error_reply('complete_member: ARGV[3] (now) must be a number') end
 if KEYS[5] then
-  local why = bad_sample(ARGV[8], ARGV[9], ARGV[10], ARGV[11])
+  local why = bad_sample(ARGV[8], ARGV[9], ARGV[10], ARGV[11]) or bad_minute(ARGV[12], ARGV[13])
   if why then return redis.error_reply('complete_member: ' .. why) end
 end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end

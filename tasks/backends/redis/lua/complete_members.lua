@@ -14,6 +14,8 @@
 local now, prefix, P = ARGV[1], ARGV[2], ARGV[3]
 if not tonumber(now) then return redis.error_reply('complete_members: ARGV[1] (now) must be a number') end
 local members = cjson.decode(ARGV[4])
+local bad = KEYS[3] and bad_minute(ARGV[5], ARGV[6])
+if bad then return redis.error_reply('complete_members: ' .. bad) end
 for i, m in ipairs(members) do
   for f = 1, 6 do
     if type(m[f]) ~= 'string' then return redis.error_reply('complete_members: member ' .. i .. ' is malformed') end

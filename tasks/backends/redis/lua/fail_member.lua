@@ -15,7 +15,7 @@
 
 if not tonumber(ARGV[3]) then return redis.error_reply('fail_member: ARGV[3] (now) must be a number') end
 if KEYS[6] then
-  local why = bad_sample(ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+  local why = bad_sample(ARGV[7], ARGV[8], ARGV[9], ARGV[10]) or bad_minute(ARGV[11], ARGV[12])
   if why then return redis.error_reply('fail_member: ' .. why) end
 end
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end

@@ -25,6 +25,14 @@ local function bad_sample(name, run_ms, wait_ms, bucket)
   return nil
 end
 
+-- Why a minute and a retention (whole seconds, as text) cannot key the counters, or nil.
+local function bad_minute(minute, retention)
+  if type(minute) ~= 'string' or not minute:find('^%d+$') or type(retention) ~= 'string' or not retention:find('^%d+$') then
+    return 'malformed metrics (minute and retention_s must be whole seconds)'
+  end
+  return nil
+end
+
 -- keep_minute(hash, minutes, minute, retention): list `minute` in the `minutes` index; on the minute's first
 -- counters, give them their expiry and drop the minutes older than `retention` seconds from the index.
 local function keep_minute(hash, minutes, minute, retention)
